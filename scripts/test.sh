@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole test suite (`make test`, and `.ci/run`): every step runs, each timed; a summary
+# follows and the exit status is non-zero when any step failed. Logs: tests/output/logs/.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+LOGS=$ROOT/tests/output/logs
+mkdir -p "$LOGS"
+export KUBECONFIG=${GENAI_TEST_KUBECONFIG:-$ROOT/.cluster/kubeconfig}
+
+STEPS=(${GENAI_TEST_STEPS:-venv lint unit build cluster integration molecule awx})
+declare -A RESULT TIME
+passed=0; failed=0
+
+run_step() {
+  local name=$1 t0=$SECONDS rc
+  say "=== $name"
+  "step_$name" > "$LOGS/$name.log" 2>&1
+  rc=$?
+  TIME[$name]=$((SECONDS - t0))
+  if [ $rc -eq 0 ]; then
+    RESULT[$name]=passed; passed=$((passed + 1))
+    say "--- $name passed (${TIME[$name]}s)"
+  else
+    RESULT[$name]="FAILED (rc $rc)"; failed=$((failed + 1))
+    say "--- $name FAILED (${TIME[$name]}s); last lines of $LOGS/$name.log:"
+    tail -40 "$LOGS/$name.log" >&2
+  fi
+  return $rc
+}
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+pytest_strict() {
+  pytest "$@"
+  local rc=$?
+  [ $rc -eq 5 ] && echo "pytest collected no tests: failing"
+  return $rc
+}
+
+step_venv() { "$ROOT/scripts/venv.sh"; }
+step_lint() {
+  local rc=0
+  yamllint -s . || rc=1
+  ansible-lint --offline -q || rc=1
+  ruff check plugins tests scripts || rc=1
+  return $rc
+}
+step_unit() { pytest_strict -q -p no:cacheprovider tests/unit; }
+step_build() { "$ROOT/scripts/build-check.sh"; }
+step_cluster() {
+  "$ROOT/tests/cluster/cluster" up && "$ROOT/tests/images/images" import
+}
+step_integration() { pytest_strict -q -p no:cacheprovider tests/integration; }
+step_molecule() { (cd "$ROOT" && molecule test -s default); }
+step_awx() {
+  if [ -d "$ROOT/tests/awx" ]; then
+    pytest_strict -q -p no:cacheprovider tests/awx
+  else
+    echo "no tests/awx"; return 1
+  fi
+}
+
+for s in "${STEPS[@]}"; do
+  run_step "$s"
+  # Without a virtualenv or a cluster the later steps cannot mean anything.
+  if [ "${RESULT[$s]}" != passed ] && { [ "$s" = venv ] || [ "$s" = cluster ]; }; then
+    say "stopping: $s is required by the steps after it"
+    break
+  fi
+done
+
+echo
+echo "step            result        seconds"
+for s in "${STEPS[@]}"; do
+  [ -n "${RESULT[$s]:-}" ] && printf '%-15s %-13s %s\n' "$s" "${RESULT[$s]}" "${TIME[$s]}"
+done
+echo "steps: $passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $passed -eq ${#STEPS[@]} ]
