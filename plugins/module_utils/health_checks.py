@@ -92,7 +92,7 @@ def needs_of(obj):
 
 
 def conditions_of(obj):
-    return dict((c.get("type"), c) for c in ((obj.get("status") or {}).get("conditions") or []))
+    return {c.get("type"): c for c in ((obj.get("status") or {}).get("conditions") or [])}
 
 
 def condition_true(obj, kind):
@@ -204,7 +204,7 @@ def _replica_findings(kind, obj, want, counts, what="replicas"):
     short = [(label, value or 0) for label, value in counts if (value or 0) < want]
     if not short:
         return []
-    ready = dict((label, value or 0) for label, value in counts).get("ready", 0)
+    ready = {label: value or 0 for label, value in counts}.get("ready", 0)
     detail = ", ".join("{0} {1}".format(value or 0, label) for label, value in counts)
     reason = "rollout in progress" if short[0][0] == "updated" and ready >= want else "not ready"
     return [Finding(kind, name, reason, "{0}/{1} {2} ready ({3})".format(ready, want, what, detail))]
@@ -258,7 +258,7 @@ def pod_findings(pod, now, options, events=None):
     age = (now - created) if created is not None else None
     grace = options["pull_grace_period"]
     past_grace = age is not None and age >= grace
-    probes = dict((c.get("name"), c) for c in (pod.get("spec") or {}).get("containers") or [])
+    probes = {c.get("name"): c for c in (pod.get("spec") or {}).get("containers") or []}
     findings = []
     scheduled = conditions_of(pod).get("PodScheduled") or {}
     if scheduled.get("status") == "False":
@@ -310,6 +310,12 @@ def _container_finding(pod_name, cs, init, past_grace, options, container_spec):
             return None
         if not init and terminated.get("reason") == "Completed":
             return None
+        if restarts > 0:
+            # between two restarts of a crash loop the state is `terminated`, not `waiting`
+            detail = "pod {0} {1} restarted {2} times, last exit code {3}{4}".format(
+                pod_name, where, restarts, terminated.get("exitCode", "?"),
+                " " + terminated["reason"] if terminated.get("reason") else "")
+            return Finding("Pod", pod_name, "CrashLoopBackOff", detail, terminal=restarts >= options["crash_loop_restarts"])
         return Finding("Pod", pod_name, "container exited", "pod {0} {1} exited with code {2} {3} after {4} restarts".format(
             pod_name, where, terminated.get("exitCode", "?"), terminated.get("reason") or "", restarts))
     if "running" in state:
@@ -396,7 +402,7 @@ def ingress_backends(ingress):
 def ingress_findings(ingress, services, slices):
     findings = []
     name = name_of(ingress)
-    by_name = dict((name_of(s), s) for s in services)
+    by_name = {name_of(s): s for s in services}
     for host, path, backend in ingress_backends(ingress):
         port = (backend.get("port") or {}).get("name") or (backend.get("port") or {}).get("number")
         where = "{0}{1} -> {2}:{3}".format(host, path if path.startswith("/") else " " + path, backend.get("name"), port)
@@ -459,7 +465,7 @@ def http_targets(objects, namespace, report=None):
     """
     ready = None
     if report is not None:
-        ready = set(c["name"] for c in report["components"] if c["ready"])
+        ready = {c["name"] for c in report["components"] if c["ready"]}
     targets = []
     for svc in objects.get("Service") or []:
         path = annotations_of(svc).get(HEALTH_PATH_ANNOTATION)
@@ -485,13 +491,13 @@ def lookups_needed(objects):
     """Kinds to list once more without the label selector, to resolve references that point
     outside the selection (Ingress backends of another tier, HPA targets)."""
     kinds = set()
-    services = set(name_of(s) for s in objects.get("Service") or [])
+    services = {name_of(s) for s in objects.get("Service") or []}
     for ingress in objects.get("Ingress") or []:
         if any(b[2].get("name") not in services for b in ingress_backends(ingress)):
             kinds.update(("Service", "EndpointSlice"))
     for hpa in objects.get("HorizontalPodAutoscaler") or []:
         ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") in LIST_PATH and ref.get("name") not in set(name_of(o) for o in objects.get(ref["kind"]) or []):
+        if ref.get("kind") in LIST_PATH and ref.get("name") not in {name_of(o) for o in objects.get(ref["kind"]) or []}:
             kinds.add(ref["kind"])
     return sorted(kinds)
 
@@ -540,7 +546,7 @@ def evaluate(objects, now, http_results=None, events=None, lookups=None, options
         return item
 
     jobs = objects.get("Job") or []
-    cronjob_component = dict((name_of(c), component_of(c)) for c in objects.get("CronJob") or [])
+    cronjob_component = {name_of(c): component_of(c) for c in objects.get("CronJob") or []}
     scheduled_jobs = {}
     for job in jobs:
         for ref in owners(job, "CronJob"):
@@ -562,7 +568,7 @@ def evaluate(objects, now, http_results=None, events=None, lookups=None, options
 
     selected_slices = objects.get("EndpointSlice") or []
     all_slices = selected_slices + [s for s in lookups.get("EndpointSlice") or []
-                                    if name_of(s) not in set(name_of(x) for x in selected_slices)]
+                                    if name_of(s) not in {name_of(x) for x in selected_slices}]
     for svc in objects.get("Service") or []:
         item = add(svc, "Service", service_findings(svc, all_slices))
         result = http_results.get(name_of(svc))
@@ -577,7 +583,7 @@ def evaluate(objects, now, http_results=None, events=None, lookups=None, options
                             "port": annotations_of(svc).get(HEALTH_PORT_ANNOTATION), "status": None, "message": "not checked"}
 
     all_services = list(objects.get("Service") or []) + [
-        s for s in lookups.get("Service") or [] if name_of(s) not in set(name_of(x) for x in objects.get("Service") or [])]
+        s for s in lookups.get("Service") or [] if name_of(s) not in {name_of(x) for x in objects.get("Service") or []}]
     for ingress in objects.get("Ingress") or []:
         add(ingress, "Ingress", ingress_findings(ingress, all_services, all_slices))
 
@@ -630,7 +636,7 @@ def dependency_levels(comps):
     Needs on components that are not in the report are ignored; a cycle ends up in one wave.
     """
     names = sorted(comps)
-    pending = dict((n, set(x for x in comps[n]["needs"] if x in comps and x != n)) for n in names)
+    pending = {n: {x for x in comps[n]["needs"] if x in comps and x != n} for n in names}
     levels, done = [], set()
     while pending:
         wave = sorted(n for n, needs in pending.items() if needs <= done)
@@ -668,7 +674,7 @@ def build_report(comps):
             "http": item["http"],
             "objects": item["objects"],
         })
-    ready = set(c["name"] for c in components if c["ready"])
+    ready = {c["name"] for c in components if c["ready"]}
     for c in components:
         if not c["ready"]:
             c["blocked_by"] = [n for n in c["needs"] if n in comps and n not in ready]

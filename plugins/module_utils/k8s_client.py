@@ -35,50 +35,50 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     ApiException = Exception
 
 # Same names, types, aliases and no_log as kubernetes.core's AUTH_ARG_SPEC.
-AUTH_PROXY_HEADERS_SPEC = dict(
-    proxy_basic_auth=dict(type="str", no_log=True),
-    basic_auth=dict(type="str", no_log=True),
-    user_agent=dict(type="str"),
-)
+AUTH_PROXY_HEADERS_SPEC = {
+    "proxy_basic_auth": {"type": "str", "no_log": True},
+    "basic_auth": {"type": "str", "no_log": True},
+    "user_agent": {"type": "str"},
+}
 
-AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="raw", no_log=True),
-    context=dict(type="str"),
-    host=dict(type="str"),
-    api_key=dict(type="str", no_log=True),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
-    client_cert=dict(type="path", aliases=["cert_file"]),
-    client_key=dict(type="path", aliases=["key_file"]),
-    proxy=dict(type="str"),
-    no_proxy=dict(type="str"),
-    proxy_headers=dict(type="dict", options=AUTH_PROXY_HEADERS_SPEC),
-    persist_config=dict(type="bool"),
-    impersonate_user=dict(type="str"),
-    impersonate_groups=dict(type="list", elements="str"),
-)
+AUTH_ARG_SPEC = {
+    "kubeconfig": {"type": "raw", "no_log": True},
+    "context": {"type": "str"},
+    "host": {"type": "str"},
+    "api_key": {"type": "str", "no_log": True},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
+    "client_cert": {"type": "path", "aliases": ["cert_file"]},
+    "client_key": {"type": "path", "aliases": ["key_file"]},
+    "proxy": {"type": "str"},
+    "no_proxy": {"type": "str"},
+    "proxy_headers": {"type": "dict", "options": AUTH_PROXY_HEADERS_SPEC},
+    "persist_config": {"type": "bool"},
+    "impersonate_user": {"type": "str"},
+    "impersonate_groups": {"type": "list", "elements": "str"},
+}
 
 # kubernetes client Configuration attribute -> module option (kubernetes.core AUTH_ARG_MAP).
 # Each option is also read from K8S_AUTH_<OPTION> or K8S_AUTH_<ATTRIBUTE>, e.g.
 # K8S_AUTH_VERIFY_SSL, K8S_AUTH_SSL_CA_CERT, K8S_AUTH_CERT_FILE, K8S_AUTH_KEY_FILE.
-AUTH_ARG_MAP = dict(
-    kubeconfig="kubeconfig",
-    context="context",
-    host="host",
-    api_key="api_key",
-    username="username",
-    password="password",
-    verify_ssl="validate_certs",
-    ssl_ca_cert="ca_cert",
-    cert_file="client_cert",
-    key_file="client_key",
-    proxy="proxy",
-    no_proxy="no_proxy",
-    proxy_headers="proxy_headers",
-    persist_config="persist_config",
-)
+AUTH_ARG_MAP = {
+    "kubeconfig": "kubeconfig",
+    "context": "context",
+    "host": "host",
+    "api_key": "api_key",
+    "username": "username",
+    "password": "password",
+    "verify_ssl": "validate_certs",
+    "ssl_ca_cert": "ca_cert",
+    "cert_file": "client_cert",
+    "key_file": "client_key",
+    "proxy": "proxy",
+    "no_proxy": "no_proxy",
+    "proxy_headers": "proxy_headers",
+    "persist_config": "persist_config",
+}
 
 FALSE_STRINGS = ("0", "false", "no", "off")
 
@@ -98,7 +98,7 @@ def resolve_auth(params):
         value = params.get(option)
         if value is None and option == "proxy_headers":
             headers = {}
-            for key, spec in AUTH_PROXY_HEADERS_SPEC.items():
+            for key, _spec in AUTH_PROXY_HEADERS_SPEC.items():
                 env_value = _env("proxy_headers_" + key)
                 if env_value is not None:
                     headers[key] = env_value
@@ -131,7 +131,7 @@ def resolve_impersonation(params):
 
 def _load_kubeconfig(auth, configuration):
     kubeconfig = auth.get("kubeconfig")
-    kwargs = dict(context=auth.get("context"), client_configuration=configuration)
+    kwargs = {"context": auth.get("context"), "client_configuration": configuration}
     if auth.get("persist_config") is not None:
         kwargs["persist_config"] = auth["persist_config"]
     if isinstance(kubeconfig, dict):
@@ -166,7 +166,7 @@ def build_configuration(auth):
             except kubernetes.config.ConfigException:
                 _load_kubeconfig(auth, configuration)
     except (kubernetes.config.ConfigException, IOError, OSError, ValueError, TypeError) as exc:
-        raise GenaiStackError("Could not load the Kubernetes configuration: {0}".format(exc))
+        raise GenaiStackError("Could not load the Kubernetes configuration: {0}".format(exc)) from exc
 
     for attribute, value in auth.items():
         if attribute in ("kubeconfig", "context", "persist_config"):
@@ -232,7 +232,7 @@ class K8sApi(object):
         try:
             return json.loads(body.decode("utf-8"))
         except ValueError as exc:
-            raise GenaiStackError("GET {0} returned invalid JSON: {1}".format(path, exc))
+            raise GenaiStackError("GET {0} returned invalid JSON: {1}".format(path, exc)) from exc
 
     def list_items(self, path, label_selector=None, missing_ok=True):
         """Items of a list request; an API the server does not serve (404) gives []."""

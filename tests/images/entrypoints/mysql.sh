@@ -44,9 +44,13 @@ if [ "$(id -u)" = 0 ]; then
   find "$DATADIR" /run/mysqld \! -user mysql -exec chown mysql:mysql {} + 2>/dev/null || true
   RUN_AS="setpriv --reuid=mysql --regid=mysql --init-groups"
 else
-  for d in "$DATADIR" /run/mysqld; do
-    [ -w "$d" ] || die "$d is not writable by uid $(id -u) gid $(id -g) (mount a volume there with fsGroup, or start as root)"
-  done
+  [ -w "$DATADIR" ] || die "$DATADIR is not writable by uid $(id -u) gid $(id -g) (mount a volume there with fsGroup, or start as root)"
+  mkdir -p /run/mysqld 2>/dev/null || true
+  if [ ! -w /run/mysqld ]; then
+    # /run is an empty tmpfs under some runtimes (not under Kubernetes, which keeps the image's).
+    SOCKET=/tmp/mysqld.sock
+    log "/run/mysqld is not writable by uid $(id -u): socket at $SOCKET (use mysqladmin -h 127.0.0.1 or --socket)"
+  fi
 fi
 sql_quote() { printf '%s' "$1" | sed "s/'/''/g"; }
 ident_quote() { printf '%s' "$1" | sed 's/`/``/g'; }
@@ -67,7 +71,7 @@ if [ ! -d "$DATADIR/mysql" ]; then
 
   # A temporary server on the socket only (no TCP: probes must not see it as ready).
   $RUN_AS mariadbd --datadir="$DATADIR" --socket="$SOCKET" --skip-networking --skip-name-resolve \
-    --pid-file=/run/mysqld/init.pid >/tmp/mysql-init.log 2>&1 &
+    --pid-file="${SOCKET%.sock}-init.pid" >/tmp/mysql-init.log 2>&1 &
   pid=$!
   i=0
   until mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1; do

@@ -43,6 +43,12 @@ else
   mkdir -p "$PGDATA" 2>/dev/null || true
   chmod 700 "$PGDATA" 2>/dev/null || true
   [ -w "$PGDATA" ] || die "$PGDATA is not writable by uid $(id -u) (mount a volume with fsGroup, or start as root)"
+  mkdir -p "$SOCKDIR" 2>/dev/null || true
+  if [ ! -w "$SOCKDIR" ]; then
+    # /run is an empty tmpfs under some runtimes (not under Kubernetes, which keeps the image's).
+    log "$SOCKDIR is not writable by uid $(id -u): socket in /tmp (pg_isready -h 127.0.0.1 or -h /tmp)"
+    SOCKDIR=/tmp
+  fi
   if [ "$(stat -c %u "$PGDATA")" != "$(id -u)" ]; then
     die "$PGDATA belongs to uid $(stat -c %u "$PGDATA"), not $(id -u): PostgreSQL needs its own directory; set PGDATA to a subdirectory of the volume (e.g. $PGDATA/pgdata)"
   fi

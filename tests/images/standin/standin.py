@@ -599,9 +599,9 @@ def main(argv=None, environ=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     name = environ.get("STANDIN_NAME") or environ.get("HOSTNAME") or socket.gethostname()
     mode = "worker" if not (http_ports or tcp_ports) else "server"
+    named = [f"{k}={v['scheme']}://{v['host']}:{v['port']}" for k, v in state.deps.items()]
     log(f"genai-stack test stand-in {VERSION} starting: profile={profile} mode={mode} "
-        f"http={http_ports} tcp={tcp_ports} uid={os.getuid()} "
-        f"dependencies={[f'{k}={v['scheme']}://{v['host']}:{v['port']}' for k, v in state.deps.items()]}")
+        f"http={http_ports} tcp={tcp_ports} uid={os.getuid()} dependencies={named}")
     ctx = {"state": state, "profile": profile, "routes": PROFILES[profile][3], "name": name,
            "ports": PROFILES[profile][2], "config_file": arg_value(argv, "--config.file")}
     servers = []
