@@ -8,8 +8,11 @@ trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build "$ROOT" --output-path "$out" --force
 tarball=$(ls "$out"/genai-stack-*.tar.gz)
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+# Only the installed copy may be found, not the clone's collections/ link: no repo ansible.cfg.
+: > "$out/ansible.cfg"
+export ANSIBLE_CONFIG=$out/ansible.cfg
 # kubernetes.core comes from the virtualenv's ansible package: no Galaxy access needed.
-ansible-galaxy collection install "$tarball" -p "$out/collections" --no-deps
+ansible-galaxy collection install "$tarball" -p "$out/collections" --no-deps --force
 export ANSIBLE_COLLECTIONS_PATH="$out/collections:$(python -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')"
 cd "$out"
 for module in genai.stack.health genai.stack.minikube; do

@@ -43,6 +43,7 @@ step_lint() {
   yamllint -s . || rc=1
   ansible-lint --offline -q || rc=1
   ruff check plugins tests scripts || rc=1
+  antsibull-changelog lint || rc=1
   return $rc
 }
 step_unit() { pytest_strict -q -p no:cacheprovider tests/unit; }

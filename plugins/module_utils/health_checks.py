@@ -105,7 +105,7 @@ def parse_time(value):
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    text = str(value).replace("Z", "").split(".")[0].split("+")[0]
+    text = str(value).replace("Z", "").split(".", maxsplit=1)[0].split("+", maxsplit=1)[0]
     try:
         return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")))
     except ValueError:

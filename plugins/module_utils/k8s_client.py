@@ -32,7 +32,6 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import test
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
-    ApiException = Exception
 
 # Same names, types, aliases and no_log as kubernetes.core's AUTH_ARG_SPEC.
 AUTH_PROXY_HEADERS_SPEC = {
@@ -213,12 +212,13 @@ class K8sApi(object):
         try:
             response = self.api_client.rest_client.request(
                 "GET", url, headers=self._headers(), _request_timeout=timeout or self.request_timeout)
-        except ApiException as exc:
-            # older clients raise for any non-2xx answer
-            body = exc.body if isinstance(getattr(exc, "body", None), bytes) else (exc.body or "").encode("utf-8")
-            return exc.status or 0, body
-        except Exception as exc:  # urllib3 connection errors, timeouts
-            return 0, str(exc).encode("utf-8")
+        except Exception as exc:  # pylint: disable=broad-except
+            if HAS_KUBERNETES and isinstance(exc, ApiException) and exc.status:
+                # older clients raise for any non-2xx answer
+                body = exc.body if isinstance(exc.body, bytes) else (exc.body or "").encode("utf-8")
+                return exc.status, body
+            # connection errors, timeouts, TLS failures (status 0)
+            return 0, str(getattr(exc, "reason", None) or exc).encode("utf-8")
         data = getattr(response, "data", None)
         if data is None and hasattr(response, "read"):
             data = response.read()

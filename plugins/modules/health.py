@@ -332,8 +332,8 @@ def poll(api, params):
             status, body = api.request(url, timeout=HTTP_TIMEOUT)
             ok = 200 <= status <= 299
             # only the status, never the body: a health page may echo configuration
-            http_results[service] = {"path": path, "port": port, "status": status,
-                                         "message": "" if ok else status_message(status, body)}
+            http_results[service] = {
+                "path": path, "port": port, "status": status, "message": "" if ok else status_message(status, body)}
     if events or http_results:
         report = health_checks.evaluate(objects, now, http_results=http_results, events=events,
                                         lookups=lookups, options=options)

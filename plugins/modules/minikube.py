@@ -26,8 +26,9 @@ description:
     profile. Use O(state=absent) then O(state=started) to recreate it.
   - With O(state=stopped), runs C(minikube stop) when the profile is running. With O(state=absent), runs
     C(minikube delete) when the profile exists.
-  - Minikube cannot run in this project's CI (no nested virtualisation or Docker there), so the module
-    is unit-tested against recorded outputs of real C(minikube) runs, not run against a live cluster.
+  - The collection's unit tests run the module against C(minikube) outputs in the shapes minikube prints
+    (taken from its source and documentation), because minikube needs a VM or container driver that the
+    test machines do not have. An end-to-end check needs a host with a real minikube and driver.
 options:
   state:
     description:

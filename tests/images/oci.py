@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write the genai.stack TEST images as OCI image layouts (Python standard library only).
 
 Every image has two layers:
@@ -50,6 +50,12 @@ COMMON_FILES = {
     "usr/local/bin/celery": ("standin/celery", 0o755),
     "usr/local/bin/wait-for": ("standin/wait-for", 0o755),
 }
+# Symbolic links of every per-image layer (`python` for the stand-in's `#!/usr/bin/env python`
+# and for `command: [python, ...]` overrides).
+SYMLINKS = {
+    "usr/local/bin/python": "/usr/bin/python3",
+    "usr/local/bin/standin": "../lib/standin/standin.py",
+}
 # Directories every per-image layer creates, writable by any uid.
 COMMON_DIRS = {"app": 0o777, "app/logs": 0o777, "app/uploads": 0o777}
 # The rootfs layer leaves out the content of these (the runtime mounts its own).
@@ -99,9 +105,8 @@ IMAGES = {
                     [6379], {}, "/data", ["/data"], ["redis-server", "redis-tools"],
                     files={"usr/local/bin/redis-server": ("entrypoints/redis-server", 0o755)}),
 }
-for _name, _spec in IMAGES.items():
+for _spec in IMAGES.values():
     _spec["files"] = {**COMMON_FILES, **_spec["files"]}
-    _spec["files"]["usr/local/bin/standin"] = ("standin/standin.py", 0o755)
 
 
 def ref(name):
@@ -193,9 +198,12 @@ def write_image_layer(name, spec, versions, out_path):
     with open(out_path, "wb") as raw:
         writer = HashingWriter(raw)
         with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            for path in sorted(set(dirs) | set(entries)):
+            for path in sorted(set(dirs) | set(entries) | set(SYMLINKS)):
                 info = tarfile.TarInfo(path)
-                if path in entries:
+                if path in SYMLINKS:
+                    info.type, info.linkname, info.mode = tarfile.SYMTYPE, SYMLINKS[path], 0o777
+                    tar.addfile(normalise(info, FIXED_MTIME))
+                elif path in entries:
                     data, info.mode = entries[path]
                     info.size = len(data)
                     tar.addfile(normalise(info, FIXED_MTIME), _BytesReader(data))
@@ -300,7 +308,7 @@ def inputs_hash(name, spec, base):
     sha = hashlib.sha256()
     for part in (base["digest"], ref(name), json.dumps(spec, sort_keys=True)):
         sha.update(part.encode() + b"\0")
-    for path in [os.path.abspath(__file__)] + sorted(os.path.join(HERE, s) for s, _ in spec["files"].values()):
+    for path in [os.path.abspath(__file__)] + sorted(os.path.join(HERE, src) for src, _mode in spec["files"].values()):
         with open(path, "rb") as fh:
             sha.update(fh.read() + b"\0")
     return sha.hexdigest()
@@ -450,7 +458,7 @@ def stream(out, names, fh):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build")
     b.add_argument("--rootfs", required=True)

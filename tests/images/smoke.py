@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Smoke test of the genai.stack TEST images in a private containerd.
 
 Starts its own containerd (own root, state and socket under a temporary directory, CRI
@@ -35,7 +35,7 @@ def probe_main(argv):
         if kind == "http":
             method = argv[2] if len(argv) > 2 else "GET"
             body = argv[3].encode() if len(argv) > 3 else None
-            host, _, rest = target.partition("/")
+            host, _sep, rest = target.partition("/")
             conn = http.client.HTTPConnection(host, timeout=3)
             conn.request(method, "/" + rest, body=body)
             resp = conn.getresponse()
@@ -75,7 +75,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 """)
         log = open(os.path.join(self.dir, "containerd.log"), "w")
         self.proc = subprocess.Popen(["containerd", "--config", config], stdout=log, stderr=log)
-        for _ in range(100):
+        for _attempt in range(100):
             if os.path.exists(self.sock) and self.ctr("version", check=False).returncode == 0:
                 return
             if self.proc.poll() is not None:
@@ -100,7 +100,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     def ctr(self, *args, check=True, input_=None, timeout=300):
         cmd = ["ctr", "--address", self.sock, "-n", "smoke"] + list(args)
-        res = subprocess.run(cmd, input=input_, capture_output=True, timeout=timeout)
+        res = subprocess.run(cmd, input=input_, capture_output=True, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[4:])}: {res.stderr.decode().strip()}")
         return res
@@ -110,7 +110,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         stream = subprocess.Popen([sys.executable, os.path.join(HERE, "oci.py"), "stream", "--out", self.out]
                                   + list(names), stdout=subprocess.PIPE)
         res = subprocess.run(["ctr", "--address", self.sock, "-n", "smoke", "images", "import", "-"],
-                             stdin=stream.stdout, capture_output=True)
+                             stdin=stream.stdout, capture_output=True, check=False)
         stream.wait()
         if res.returncode != 0 or stream.returncode != 0:
             raise SystemExit(f"import failed: {res.stderr.decode()}")
@@ -139,7 +139,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         pid = self.pid(cid)
         # The container's network namespace has only its loopback interface: bring it up.
         res = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "link", "set", "lo", "up"],
-                             capture_output=True)
+                             capture_output=True, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"{cid} is {self.status(cid)} right after its start: {self.log_tail(cid)}")
         return pid
@@ -167,7 +167,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     def remove(self, cid):
         self.ctr("tasks", "kill", "-s", "SIGKILL", cid, check=False)
-        for _ in range(50):
+        for _attempt in range(50):
             if self.status(cid) in ("STOPPED", "GONE"):
                 break
             time.sleep(0.1)
@@ -204,7 +204,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     def probe(self, pid, *args):
         res = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, os.path.abspath(__file__),
-                              "--probe"] + list(args), capture_output=True, timeout=30)
+                              "--probe"] + list(args), capture_output=True, timeout=30, check=False)
         return json.loads(res.stdout.decode() or '{"status": null}')
 
     def http(self, pid, target, method="GET", body=None):
@@ -319,7 +319,7 @@ def test_mysql(s):
             code, out = s.exec("mysql", "mysql", "-h", "127.0.0.1", "-ugenai", "-pwrong", "-e", "SELECT 1")
             check("mysql: a wrong password is refused", code != 0, out)
             listening = subprocess.run(["nsenter", "-t", str(pid), "-n", "ss", "-ltnH"],
-                                       capture_output=True).stdout.decode()
+                                       capture_output=True, check=False).stdout.decode()
             check("mysql: listens on 0.0.0.0:3306", "0.0.0.0:3306" in listening, listening)
             code, out = s.exec("mysql", "mysqladmin", "ping")
             check("mysql: `mysqladmin ping` without credentials exits 0 (exec probe style)", code == 0, out)

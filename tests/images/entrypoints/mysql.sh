@@ -53,6 +53,7 @@ else
   fi
 fi
 sql_quote() { printf '%s' "$1" | sed "s/'/''/g"; }
+# shellcheck disable=SC2016  # the backquotes are SQL, not shell
 ident_quote() { printf '%s' "$1" | sed 's/`/``/g'; }
 
 if [ ! -d "$DATADIR/mysql" ]; then
@@ -106,7 +107,9 @@ if [ ! -d "$DATADIR/mysql" ]; then
   for f in /docker-entrypoint-initdb.d/*; do
     [ -e "$f" ] || continue
     case "$f" in
-      *.sh) log "running $f"; . "$f" ;;
+      *.sh) log "running $f"
+        # shellcheck disable=SC1090  # the init scripts are the user's
+        . "$f" ;;
       *.sql) log "running $f"; mariadb --socket="$SOCKET" -uroot ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} <"$f" ;;
       *.sql.gz) log "running $f"; gzip -dc "$f" | mariadb --socket="$SOCKET" -uroot ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} ;;
       *) log "ignoring $f" ;;

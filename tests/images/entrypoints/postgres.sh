@@ -28,7 +28,7 @@ case "${1:-postgres}" in
 esac
 
 BIN=/usr/lib/postgresql/15/bin
-export PGDATA=${PGDATA:-/var/lib/postgresql/data}
+export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
 AUTH=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
@@ -89,7 +89,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   for f in /docker-entrypoint-initdb.d/*; do
     [ -e "$f" ] || continue
     case "$f" in
-      *.sh) log "running $f"; . "$f" ;;
+      *.sh) log "running $f"
+        # shellcheck disable=SC1090  # the init scripts are the user's
+        . "$f" ;;
       *.sql) log "running $f"; psql -d "$POSTGRES_DB" -f "$f" ;;
       *.sql.gz) log "running $f"; gzip -dc "$f" | psql -d "$POSTGRES_DB" ;;
       *) log "ignoring $f" ;;

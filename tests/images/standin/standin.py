@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Stand-in server of the genai.stack TEST images (Python 3 standard library only).
 
 One program plays every application image of the seeds ("app" profile) and the servers no

@@ -15,7 +15,7 @@ import pytest
 def run_celery(images_dir, heartbeat, *args):
     env = dict(os.environ, STANDIN_HEARTBEAT=str(heartbeat), STANDIN_CHECK_INTERVAL="5")
     return subprocess.run([sys.executable, os.path.join(images_dir, "standin", "celery"), *args],
-                          env=env, capture_output=True, text=True, timeout=30)
+                          env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
 @pytest.mark.parametrize("beat, expected", [

@@ -1,6 +1,6 @@
 # Copyright: genai.stack contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""genai.stack.minikube against recorded outputs of real ``minikube`` runs.
+"""genai.stack.minikube against ``minikube`` outputs in the shapes minikube prints.
 
 Minikube cannot run on the CI machines, so the CLI is replaced by a fake that answers each
 argv with a fixture from tests/unit/fixtures/minikube and records every call.
