@@ -8,7 +8,8 @@ LOGS=$ROOT/tests/output/logs
 mkdir -p "$LOGS"
 export KUBECONFIG=${GENAI_TEST_KUBECONFIG:-$ROOT/.cluster/kubeconfig}
 
-STEPS=(${GENAI_TEST_STEPS:-venv lint unit build cluster integration molecule awx})
+STEPS=(${GENAI_TEST_STEPS:-venv lint unit build cluster integration molecule seeds awx})
+SEED_SYSTEMS=(${GENAI_TEST_SEEDS:-todo-app rag-system my-saas-chat chat4all})
 declare -A RESULT TIME
 passed=0; failed=0
 
@@ -53,6 +54,15 @@ step_cluster() {
 }
 step_integration() { pytest_strict -q -p no:cacheprovider tests/integration; }
 step_molecule() { (cd "$ROOT" && molecule test -s default); }
+# Every other seed system, one after the other: converge, idempotence, verify, purge.
+step_seeds() {
+  local rc=0 system
+  for system in "${SEED_SYSTEMS[@]}"; do
+    say "seed system $system"
+    GENAI_SEED=$system molecule test -s seeds || { say "seed system $system FAILED"; rc=1; }
+  done
+  return $rc
+}
 step_awx() {
   if [ -d "$ROOT/tests/awx" ]; then
     pytest_strict -q -p no:cacheprovider tests/awx
