@@ -105,6 +105,7 @@ def _rbac_documents(namespace):
     text = re.sub(r"\[genai\]", f"[{namespace}]", text)
     text = re.sub(r"deployer-genai$", f"deployer-{namespace}", text, flags=re.MULTILINE)
     docs = [d for d in yaml.safe_load_all(text) if d]
+    docs = [item for d in docs for item in (d.get("items", []) if d.get("kind") == "List" else [d])]
     assert "genai" not in json.dumps(docs).replace("genai-stack", "").replace(
         namespace, ""
     ), docs

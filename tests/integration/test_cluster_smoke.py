@@ -118,8 +118,8 @@ def test_node_is_ready():
 
 def test_app_becomes_ready_only_when_its_datastore_service_answers(ns):
     redis_url = f"redis://redis.{ns}.svc.cluster.local:6379/0"
-    apply(ns, deployment("app", APP_IMAGE, env=[{"name": "PORT", "value": "8000"},
-                                                 {"name": "REDIS_URL", "value": redis_url}], port=8000))
+    env = [{"name": "PORT", "value": "8000"}, {"name": "REDIS_URL", "value": redis_url}]
+    apply(ns, deployment("app", APP_IMAGE, env=env, port=8000))
     apply(ns, service("app", 8000))
     # No redis Service yet: the stand-in's readiness must fail, as the real service would.
     wait_until("app pod running", lambda: any(

@@ -142,7 +142,7 @@ ERRORS = [
     ("unknown secret key",
      lambda c, s: c["chat-service"]["env"]["MYSQL_DSN"]["password"].update(key="MYSQL_PASS"),
      ("genai_components.chat-service.env.MYSQL_DSN.password.key: component 'mysql' has no secret 'MYSQL_PASS' "
-     "(its secrets: MYSQL_PASSWORD, MYSQL_ROOT_PASSWORD)")),
+      "(its secrets: MYSQL_PASSWORD, MYSQL_ROOT_PASSWORD)")),
     ("unknown port",
      lambda c, s: c["gateway"]["env"]["CHAT_SERVICE_URL"].update(port="grpc"),
      "genai_components.gateway.env.CHAT_SERVICE_URL.port: component 'chat-service' has no port 'grpc' (ports: http=8003)"),

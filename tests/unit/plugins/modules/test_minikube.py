@@ -130,7 +130,7 @@ def test_memory_mb(value, expected):
 
 def desired_params(**overrides):
     params = {"state": "started", "profile": "minikube", "driver": None, "cpus": None, "memory": None, "kubernetes_version": None,
-                  "addons": ["ingress", "metrics-server"], "extra_args": [], "minikube_path": MINIKUBE, "wait_timeout": 600}
+              "addons": ["ingress", "metrics-server"], "extra_args": [], "minikube_path": MINIKUBE, "wait_timeout": 600}
     params.update(overrides)
     return params
 
