@@ -8,7 +8,7 @@ LOGS=$ROOT/tests/output/logs
 mkdir -p "$LOGS"
 export KUBECONFIG=${GENAI_TEST_KUBECONFIG:-$ROOT/.cluster/kubeconfig}
 
-STEPS=(${GENAI_TEST_STEPS:-venv lint unit build cluster integration molecule seeds awx})
+STEPS=(${GENAI_TEST_STEPS:-venv lint sanity unit build cluster integration molecule seeds awx})
 SEED_SYSTEMS=(${GENAI_TEST_SEEDS:-todo-app rag-system my-saas-chat chat4all})
 declare -A RESULT TIME
 passed=0; failed=0
@@ -47,6 +47,7 @@ step_lint() {
   antsibull-changelog lint || rc=1
   return $rc
 }
+step_sanity() { "$ROOT/scripts/sanity.sh"; }
 step_unit() { pytest_strict -q -p no:cacheprovider tests/unit; }
 step_build() { "$ROOT/scripts/build-check.sh"; }
 step_cluster() {
