@@ -347,7 +347,7 @@ def _normalize_image(name, raw, settings, tier, path):
         raise SystemDefinitionError(path + ".digest", "expected algorithm:hex, e.g. sha256:..., got {!r}".format(result["digest"]))
     if result["pull_policy"]:
         _choice(result["pull_policy"], PULL_POLICIES, path + ".pull_policy")
-    if ":" in result["repository"].split("/")[-1] or "@" in result["repository"]:
+    if ":" in result["repository"].rsplit("/", maxsplit=1)[-1] or "@" in result["repository"]:
         raise SystemDefinitionError(path + ".repository", "give the tag or digest in image.tag / image.digest, not in the repository")
     return result
 
@@ -969,7 +969,7 @@ def existing_secret_values(secret_objects):
 
 
 def generate_password(length):
-    return "".join(_secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+    return "".join(_secrets.choice(PASSWORD_ALPHABET) for _index in range(length))
 
 
 def resolve_secrets(system, secret_objects):

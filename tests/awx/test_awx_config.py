@@ -120,7 +120,7 @@ def documented_options(name):
     options = dict(doc.get("options") or {})
     fragments = doc.get("extends_documentation_fragment") or []
     for fragment in [fragments] if isinstance(fragments, str) else fragments:
-        collection, _, frag = fragment.rpartition(".")
+        collection, _sep, frag = fragment.rpartition(".")
         frag_module = importlib.import_module(
             f"ansible_collections.{collection}.plugins.doc_fragments.{frag}"
         )

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Package the static pause binary as an OCI image tarball for `ctr images import`.
 
-Usage: pause_image.py PAUSE_BINARY IMAGE_REF OUTPUT_TAR
+Usage: python3 pause_image.py PAUSE_BINARY IMAGE_REF OUTPUT_TAR
 """
 import hashlib
 import io
@@ -10,8 +9,8 @@ import sys
 import tarfile
 
 
-def blob(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest(), data
+def digest_of(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def layer_tar(binary_path):
@@ -27,7 +26,7 @@ def layer_tar(binary_path):
 
 def main(binary_path, ref, out):
     layer = layer_tar(binary_path)
-    layer_digest, _ = blob(layer)
+    layer_digest = digest_of(layer)
     config = json.dumps({
         "architecture": "amd64",
         "os": "linux",
@@ -38,7 +37,7 @@ def main(binary_path, ref, out):
         },
         "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
     }, sort_keys=True).encode()
-    config_digest, _ = blob(config)
+    config_digest = digest_of(config)
     manifest = json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -47,7 +46,7 @@ def main(binary_path, ref, out):
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                     "digest": layer_digest, "size": len(layer)}],
     }, sort_keys=True).encode()
-    manifest_digest, _ = blob(manifest)
+    manifest_digest = digest_of(manifest)
     index = json.dumps({
         "schemaVersion": 2,
         "manifests": [{

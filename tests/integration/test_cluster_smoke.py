@@ -28,7 +28,7 @@ REDIS_IMAGE = "localhost/genai-stack-test/redis:1.0.0"
 
 def kubectl(*args, check=True, input_text=None, timeout=120):
     proc = subprocess.run(
-        [KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout
+        [KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")

@@ -35,7 +35,7 @@ SYSTEM = "hmtest"
 
 
 def kubectl(*args, input_text=None, check=True, timeout=120):
-    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
     return proc
@@ -49,7 +49,7 @@ def health(namespace, check_mode=False, **args):
         cmd.append("--check")
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
     try:
         out = json.loads(proc.stdout)
     except ValueError as exc:

@@ -278,7 +278,10 @@ def run_module(monkeypatch, fake, check_mode=False, warnings=None, **params):
     def fail_json(self, **result):
         raise FailJson(result)
 
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kwargs: fake(self, args, **kwargs))
+    def run_command(module_self, args, **kwargs):
+        return fake(module_self, args, **kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None: MINIKUBE)
