@@ -468,6 +468,8 @@ def make_handler(ctx):
             return self.rfile.read(min(length, 1 << 20)) if length > 0 else b""
 
         def send(self, code, data, ctype):
+            # Counted before the answer goes out, so a client that asks /metrics next sees it.
+            state.count(urllib.parse.urlsplit(self.path).path, code)
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
@@ -476,7 +478,6 @@ def make_handler(ctx):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            state.count(urllib.parse.urlsplit(self.path).path, code)
 
         def handle_any(self):
             path = urllib.parse.urlsplit(self.path).path
