@@ -30,5 +30,10 @@ fi
 
 say "deploying with $inventory"
 ansible-playbook site.yml -i "$inventory"
+if [ "$inventory" = inventories/local ]; then
+  say "the local test cluster has no ingress controller; reach the app with a port-forward:"
+  say "  $ROOT/.cluster/bin/kubectl --kubeconfig $KUBECONFIG -n genai port-forward svc/frontend 5173:5173   # then http://127.0.0.1:5173/"
+  say "  $ROOT/.cluster/bin/kubectl --kubeconfig $KUBECONFIG -n genai port-forward svc/gateway 8000:8000    # then http://127.0.0.1:8000/healthz"
+fi
 say "done: the health report above is from playbooks/verify.yml; run it again with"
 say "  KUBECONFIG=$KUBECONFIG ansible-playbook playbooks/verify.yml -i $inventory"
