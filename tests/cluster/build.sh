@@ -133,12 +133,12 @@ main() {
   fi
   mkdir -p "$GENAI_CACHE"
   local t0=$SECONDS
-  [ -x "$BIN_DIR.tmp/pause" ] || step "pause (gcc -static)" build_pause
-  [ -x "$BIN_DIR.tmp/etcd" ] || step "etcd $ETCD_VERSION" build_etcd
-  [ -x "$BIN_DIR.tmp/coredns" ] || step "coredns $COREDNS_VERSION" build_coredns
   # A binary added to KUBE_CMDS rebuilds the Kubernetes set once (compiled packages come
   # from the Go build cache); what is already built is kept.
   if [ -d "$BIN_DIR" ] && [ ! -d "$BIN_DIR.tmp" ]; then cp -a "$BIN_DIR" "$BIN_DIR.tmp"; fi
+  [ -x "$BIN_DIR.tmp/pause" ] || step "pause (gcc -static)" build_pause
+  [ -x "$BIN_DIR.tmp/etcd" ] || step "etcd $ETCD_VERSION" build_etcd
+  [ -x "$BIN_DIR.tmp/coredns" ] || step "coredns $COREDNS_VERSION" build_coredns
   local c kube_ok=1
   for c in "${KUBE_CMDS[@]}"; do [ -x "$BIN_DIR.tmp/$c" ] || kube_ok=0; done
   [ "$kube_ok" = 1 ] || step "kubernetes $KUBE_VERSION" build_kube
