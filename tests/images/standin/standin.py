@@ -26,6 +26,10 @@ App profile
   finished). Liveness paths are readiness too: a Kubernetes liveness probe on /healthz
   restarts a pod whose dependency is gone, as it would restart the real service.
 - /: 200 always (a "serving" page); /metrics: Prometheus text format.
+- Every HTTP answer carries X-Served-By: <component>, so a request sent through a Service or
+  an Ingress shows which component answered. The component is $STANDIN_COMPONENT, else
+  $GENAI_COMPONENT, else derived from the pod name ($HOSTNAME): a Deployment's pod
+  <name>-<pod-template-hash>-<5 chars> and a StatefulSet's pod <name>-<ordinal> give <name>.
 - No port at all: worker mode (no HTTP). In every mode the checker writes a heartbeat file
   ($STANDIN_HEARTBEAT, default /tmp/standin-heartbeat.json) that `celery inspect ping` reads.
 - One log line per request and per dependency state change; SIGTERM/SIGINT stop it at once.
@@ -56,10 +60,35 @@ DEFAULT_PORTS = {
     "amqp": 5672, "amqps": 5671, "kafka": 9092, "mongodb": 27017, "nats": 4222,
     "grpc": 443, "memcached": 11211, "s3": 9000, "minio": 9000, "qdrant": 6333,
 }
+SERVED_BY_HEADER = "X-Served-By"
+# Characters of the random suffixes Kubernetes gives to ReplicaSet and pod names
+# (k8s.io/apimachinery/pkg/util/rand: SafeEncodeString's alphabet, no vowels or 0, 1, 3).
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+DEPLOYMENT_POD = re.compile(rf"^(?P<name>.+)-[{_SAFE}]{{1,10}}-[{_SAFE}]{{5}}$")
+STATEFULSET_POD = re.compile(r"^(?P<name>.+)-\d+$")
 HEALTH_PATHS = ("/healthz", "/health", "/ready", "/readyz", "/livez", "/live", "/healthcheck")
 # Variables Kubernetes injects for every Service of the namespace (service links), e.g.
 # GATEWAY_PORT=tcp://10.96.0.12:8000, GATEWAY_PORT_8000_TCP=tcp://10.96.0.12:8000.
 SERVICE_LINK = re.compile(r"^[A-Z0-9_]+_PORT(_[0-9]+_(TCP|UDP|SCTP))?$")
+
+
+# ----------------------------------------------------------------------------- identity
+def component_name(environ):
+    """The component this process serves: the name X-Served-By carries.
+
+    $STANDIN_COMPONENT, else $GENAI_COMPONENT, else the workload name in the pod name
+    ($HOSTNAME: Deployment pods are <name>-<hash>-<suffix>, StatefulSet pods <name>-<n>),
+    else the host name as it is.
+    """
+    for var in ("STANDIN_COMPONENT", "GENAI_COMPONENT"):
+        if environ.get(var, "").strip():
+            return environ[var].strip()
+    host = environ.get("HOSTNAME") or socket.gethostname()
+    for pattern in (DEPLOYMENT_POD, STATEFULSET_POD):
+        match = pattern.match(host)
+        if match:
+            return match.group("name")
+    return host
 
 
 # ----------------------------------------------------------------------------- dependencies
@@ -473,6 +502,7 @@ def make_handler(ctx):
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
+            self.send_header(SERVED_BY_HEADER, ctx.get("component") or ctx["name"])
             if code == 302:
                 self.send_header("Location", "/graph")
             self.end_headers()
@@ -604,7 +634,8 @@ def main(argv=None, environ=None):
     log(f"genai-stack test stand-in {VERSION} starting: profile={profile} mode={mode} "
         f"http={http_ports} tcp={tcp_ports} uid={os.getuid()} dependencies={named}")
     ctx = {"state": state, "profile": profile, "routes": PROFILES[profile][3], "name": name,
-           "ports": PROFILES[profile][2], "config_file": arg_value(argv, "--config.file")}
+           "ports": PROFILES[profile][2], "component": component_name(environ),
+           "config_file": arg_value(argv, "--config.file")}
     servers = []
     try:
         for port in http_ports:
