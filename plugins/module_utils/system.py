@@ -17,7 +17,11 @@ import re
 import secrets as _secrets
 import string
 
-TIERS = ("datastores", "backend", "worker", "frontend")
+from ansible_collections.genai.stack.plugins.module_utils import schema
+from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError
+
+COMPONENT_TIERS = schema.TIERS
+TIERS = COMPONENT_TIERS  # the tiers a component can be in; render.TIERS is the whole order
 APP_TIERS = ("backend", "worker", "frontend")
 WORKLOADS = ("Deployment", "StatefulSet", "CronJob")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -35,12 +39,11 @@ DEFAULT_WAIT_IMAGE = "busybox:1.36"
 DEFAULT_GENERATED_LENGTH = 24
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
-DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL = re.compile(schema.DNS_LABEL)
 PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+ENV_NAME = re.compile(schema.ENV_NAME)
+DIGEST = re.compile(schema.IMAGE_DIGEST)
+TAG = re.compile(schema.IMAGE_TAG)
 
 COMPONENT_KEYS = (
     "tier", "workload", "image", "command", "args", "ports", "service", "service_type",
@@ -85,13 +88,29 @@ DEFAULT_INGRESS = {
 }
 
 
-class SystemDefinitionError(ValueError):
-    """A system description that cannot be rendered; the message starts with the variable path."""
+class SystemDefinitionError(GenaiStackError, ValueError):
+    """A system description that cannot be rendered.
 
-    def __init__(self, path, message):
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}" if path else message)
+    ``errors`` lists every problem as "<variable path>: <message>"; the message is the one
+    problem, or a count followed by one problem per line. ``path`` and ``reason`` are those of
+    the first problem.
+    """
+
+    def __init__(self, path, message="", errors=None):
+        self.errors = list(errors) if errors else [f"{path}: {message}" if path else message]
+        self.path, _sep, reason = self.errors[0].partition(": ")
+        self.reason = message if not errors else reason
+        if len(self.errors) == 1:
+            text = self.errors[0]
+        else:
+            text = "{} problems in the system definition:\n{}".format(
+                len(self.errors), "\n".join("- " + e for e in self.errors))
+        super().__init__(text, errors=self.errors)
+
+    @classmethod
+    def collected(cls, errors):
+        """One exception carrying every problem of ``errors`` (a non-empty list of strings)."""
+        return cls(None, errors=errors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,7 +740,47 @@ def _component_ref(components, disabled, ref, path):
     raise SystemDefinitionError(path, f"unknown component {ref!r}")
 
 
+def _collect(errors, check, *args):
+    """Run one check; a SystemDefinitionError becomes an entry of ``errors``."""
+    try:
+        return check(*args)
+    except SystemDefinitionError as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def _check_ref(components, disabled, value, vpath):
+    target = _component_ref(components, disabled, value["ref"], vpath + ".ref")
+    if not target["service"]:
+        raise SystemDefinitionError(vpath + ".ref", "component {!r} has no Service".format(value["ref"]))
+    port_of(target, value["port"], vpath + ".port")
+
+
+def _check_wait(components, disabled, wait, path):
+    target = _component_ref(components, disabled, wait, path)
+    if not target["ports"] or not target["service"]:
+        raise SystemDefinitionError(path, f"component {wait!r} has no Service port to wait for")
+
+
+def _check_backend(components, disabled, entry, epath):
+    target = _component_ref(components, disabled, entry["component"], epath + ".component")
+    if not target["service"]:
+        raise SystemDefinitionError(epath + ".component", "component {!r} has no Service".format(entry["component"]))
+    port_of(target, entry["port"], epath + ".port")
+
+
+def ingress_routes(ingress):
+    """``[(variable path, host, entry)]`` of the enabled Ingress (host is the domain in single_domain mode)."""
+    if not ingress["enabled"]:
+        return []
+    if ingress["mode"] == "hosts":
+        return [(f"genai_ingress.hosts[{i}]", e["host"], e) for i, e in enumerate(ingress["hosts"])]
+    return [(f"genai_ingress.paths[{i}]", ingress["domain"], e) for i, e in enumerate(ingress["paths"])]
+
+
 def _check_references(components, disabled, settings):
+    """Every cross-reference problem (refs, needs, wait_for, overrides, ingress backends) as a list."""
+    errors = []
     for name in sorted(components):
         comp = components[name]
         path = f"genai_components.{name}"
@@ -729,38 +788,35 @@ def _check_references(components, disabled, settings):
             value = comp["env"][key]
             vpath = f"{path}.env.{key}"
             if "ref" in value:
-                target = _component_ref(components, disabled, value["ref"], vpath + ".ref")
-                if not target["service"]:
-                    raise SystemDefinitionError(vpath + ".ref", "component {!r} has no Service".format(value["ref"]))
-                port_of(target, value["port"], vpath + ".port")
+                _collect(errors, _check_ref, components, disabled, value, vpath)
                 if value["password"]:
-                    _check_secret_ref(components, disabled, value["password"], vpath + ".password")
+                    _collect(errors, _check_secret_ref, components, disabled, value["password"], vpath + ".password")
             elif "secret" in value:
-                _check_secret_ref(components, disabled, value, vpath)
+                _collect(errors, _check_secret_ref, components, disabled, value, vpath)
         for i, need in enumerate(comp["needs"]):
-            _component_ref(components, disabled, need, f"{path}.needs[{i}]")
             if need == name:
-                raise SystemDefinitionError(f"{path}.needs[{i}]", "a component cannot need itself")
+                errors.append(f"{path}.needs[{i}]: a component cannot need itself")
+            else:
+                _collect(errors, _component_ref, components, disabled, need, f"{path}.needs[{i}]")
         for i, wait in enumerate(comp["wait_for"]):
-            target = _component_ref(components, disabled, wait, f"{path}.wait_for[{i}]")
-            if not target["ports"] or not target["service"]:
-                raise SystemDefinitionError(f"{path}.wait_for[{i}]", f"component {wait!r} has no Service port to wait for")
-    for name in sorted(settings["image_overrides"]):
-        if name not in components and name not in disabled:
-            raise SystemDefinitionError(f"genai_image_overrides.{name}", f"unknown component {name!r}")
-    for name in sorted(settings["replicas"]):
-        if name not in components and name not in disabled:
-            raise SystemDefinitionError(f"genai_replicas.{name}", f"unknown component {name!r}")
-    ingress = settings["ingress"]
-    if ingress["enabled"]:
-        entries = ingress["hosts"] if ingress["mode"] == "hosts" else ingress["paths"]
-        key = "hosts" if ingress["mode"] == "hosts" else "paths"
-        for i, entry in enumerate(entries):
-            epath = f"genai_ingress.{key}[{i}]"
-            target = _component_ref(components, disabled, entry["component"], epath + ".component")
-            if not target["service"]:
-                raise SystemDefinitionError(epath + ".component", "component {!r} has no Service".format(entry["component"]))
-            port_of(target, entry["port"], epath + ".port")
+            _collect(errors, _check_wait, components, disabled, wait, f"{path}.wait_for[{i}]")
+    for variable, mapping in (("genai_image_overrides", settings["image_overrides"]), ("genai_replicas", settings["replicas"])):
+        for name in sorted(mapping):
+            if name not in components and name not in disabled:
+                errors.append(f"{variable}.{name}: unknown component {name!r}")
+    seen = {}
+    for epath, host, entry in ingress_routes(settings["ingress"]):
+        _collect(errors, _check_backend, components, disabled, entry, epath)
+        key = (host, entry["path"], entry["path_type"])
+        if key in seen:
+            other_path, other = seen[key]
+            errors.append("{}: {} {} ({}) already routes to {} ({}); one backend per host, path and path_type".format(
+                epath, host, entry["path"], entry["path_type"], other["component"], other_path)
+                if other["component"] != entry["component"] else
+                "{}: {} {} ({}) is listed twice (also {})".format(epath, host, entry["path"], entry["path_type"], other_path))
+        else:
+            seen[key] = (epath, entry)
+    return errors
 
 
 def _check_secret_ref(components, disabled, ref, path):
@@ -817,17 +873,29 @@ class System:
     """A validated system: normalised components, settings, dependency graph and order."""
 
     def __init__(self, components, settings):
+        problems = schema.validate(components, settings if settings is not None else {})
+        if problems:
+            raise SystemDefinitionError.collected(problems)
         self.settings = normalize_settings(settings)
         raw = _as_dict(components, "genai_components")
         self.components = {}
         self.disabled = set()
+        errors = []
         for name in sorted(raw, key=str):
-            comp = normalize_component(str(name), raw[name], self.settings)
+            comp = _collect(errors, normalize_component, str(name), raw[name], self.settings)
+            if comp is None:
+                continue
             if comp["enabled"]:
                 self.components[comp["name"]] = comp
             else:
                 self.disabled.add(comp["name"])
-        _check_references(self.components, self.disabled, self.settings)
+        if not errors:
+            errors = _check_references(self.components, self.disabled, self.settings)
+        if errors:
+            raise SystemDefinitionError.collected(errors)
+        routed = {entry["component"] for _path, _host, entry in ingress_routes(self.settings["ingress"])}
+        for name, comp in self.components.items():
+            comp["expose"] = comp["expose"] or name in routed
         self.needs = {name: component_needs(comp) for name, comp in self.components.items()}
         self.order = topological_order(self.needs)
         self.needed_by = {name: [] for name in self.components}
