@@ -5,11 +5,15 @@
 The options, their aliases and their K8S_AUTH_* environment variables are those of
 kubernetes.core (plugins/module_utils/args_common.py AUTH_ARG_SPEC and k8s/client.py), so
 ``module_defaults`` for ``group/kubernetes.core.k8s`` and AWX's Kubernetes credential work
-unchanged. The documentation of these options is the ``genai.stack.k8s_auth`` doc fragment.
+unchanged. The documentation of these options is kubernetes.core's ``kubernetes.core.k8s_auth_options``
+doc fragment.
 
-Requests are plain GETs of API paths answered as JSON dicts (the same shape as
+Requests go to API paths and are answered as JSON dicts (the same shape as
 ``kubectl get -o json``), through the kubernetes client's REST client, so TLS, proxy,
 impersonation and token refresh are the client's own; no API discovery is needed.
+``K8sApi.request`` GETs (the health module); ``K8sApi.call`` sends any method with a JSON
+body (server-side apply is a PATCH with content type ``application/apply-patch+yaml``, of
+which JSON is a valid form) and returns the decoded answer and the API server's warnings.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,51 +37,16 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
 
-# Same names, types, aliases and no_log as kubernetes.core's AUTH_ARG_SPEC.
-AUTH_PROXY_HEADERS_SPEC = {
-    "proxy_basic_auth": {"type": "str", "no_log": True},
-    "basic_auth": {"type": "str", "no_log": True},
-    "user_agent": {"type": "str"},
-}
-
-AUTH_ARG_SPEC = {
-    "kubeconfig": {"type": "raw", "no_log": True},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"]},
-    "proxy": {"type": "str"},
-    "no_proxy": {"type": "str"},
-    "proxy_headers": {"type": "dict", "options": AUTH_PROXY_HEADERS_SPEC},
-    "persist_config": {"type": "bool"},
-    "impersonate_user": {"type": "str"},
-    "impersonate_groups": {"type": "list", "elements": "str"},
-}
-
-# kubernetes client Configuration attribute -> module option (kubernetes.core AUTH_ARG_MAP).
-# Each option is also read from K8S_AUTH_<OPTION> or K8S_AUTH_<ATTRIBUTE>, e.g.
+# The connection options are kubernetes.core's own (plugins/module_utils/args_common.py):
+# same names, types, aliases and no_log, documented by its kubernetes.core.k8s_auth_options
+# doc fragment. AUTH_ARG_MAP maps a kubernetes client Configuration attribute to the module
+# option; each option is also read from K8S_AUTH_<OPTION> or K8S_AUTH_<ATTRIBUTE>, e.g.
 # K8S_AUTH_VERIFY_SSL, K8S_AUTH_SSL_CA_CERT, K8S_AUTH_CERT_FILE, K8S_AUTH_KEY_FILE.
-AUTH_ARG_MAP = {
-    "kubeconfig": "kubeconfig",
-    "context": "context",
-    "host": "host",
-    "api_key": "api_key",
-    "username": "username",
-    "password": "password",
-    "verify_ssl": "validate_certs",
-    "ssl_ca_cert": "ca_cert",
-    "cert_file": "client_cert",
-    "key_file": "client_key",
-    "proxy": "proxy",
-    "no_proxy": "no_proxy",
-    "proxy_headers": "proxy_headers",
-    "persist_config": "persist_config",
-}
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (  # noqa: E402
+    AUTH_ARG_MAP,
+    AUTH_ARG_SPEC,
+    AUTH_PROXY_HEADERS_SPEC,
+)
 
 FALSE_STRINGS = ("0", "false", "no", "off")
 
@@ -204,25 +173,60 @@ class K8sApi(object):
                 basic_auth="{0}:{1}".format(self.configuration.username, self.configuration.password)))
         return headers
 
-    def request(self, path, query=None, timeout=None):
-        """GET ``path``; returns (status, body bytes). Status 0 means no HTTP answer."""
+    def _send(self, method, path, query=None, body=None, content_type=None, timeout=None):
+        """Send one request; returns (status, body bytes, headers). Status 0 means no HTTP answer."""
         url = self.configuration.host + path
         if query:
-            url += "?" + urlencode(query)
+            url += "?" + urlencode(query, doseq=True)
+        headers = self._headers()
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            if not isinstance(body, (str, bytes)):
+                body = json.dumps(body)
         try:
             response = self.api_client.rest_client.request(
-                "GET", url, headers=self._headers(), _request_timeout=timeout or self.request_timeout)
+                method, url, headers=headers, body=body, _request_timeout=timeout or self.request_timeout)
         except Exception as exc:  # pylint: disable=broad-except
             if HAS_KUBERNETES and isinstance(exc, ApiException) and exc.status:
                 # older clients raise for any non-2xx answer
                 body = exc.body if isinstance(exc.body, bytes) else (exc.body or "").encode("utf-8")
-                return exc.status, body
+                return exc.status, body, dict(exc.headers or {})
             # connection errors, timeouts, TLS failures (status 0)
-            return 0, str(getattr(exc, "reason", None) or exc).encode("utf-8")
+            return 0, str(getattr(exc, "reason", None) or exc).encode("utf-8"), {}
         data = getattr(response, "data", None)
         if data is None and hasattr(response, "read"):
             data = response.read()
-        return response.status, data or b""
+        response_headers = getattr(response, "headers", None) or {}
+        return response.status, data or b"", response_headers
+
+    def request(self, path, query=None, timeout=None):
+        """GET ``path``; returns (status, body bytes). Status 0 means no HTTP answer."""
+        status, body, _headers = self._send("GET", path, query, timeout=timeout)
+        return status, body
+
+    def call(self, method, path, query=None, body=None, content_type=None, timeout=None):
+        """Send ``method`` to ``path`` with an optional JSON ``body``.
+
+        Returns (status, decoded JSON answer or None, warnings): ``warnings`` are the texts of
+        the API server's ``Warning`` headers (deprecations, PodSecurity "would violate"...).
+        Status 0 means no HTTP answer (the answer is then {"message": reason}).
+        """
+        status, data, headers = self._send(method, path, query, body, content_type, timeout)
+        warnings = []
+        raw = headers.get("Warning") if hasattr(headers, "get") else None
+        if raw:
+            for part in raw.split(", 299 "):
+                text = part[4:] if part.startswith("299 ") else part
+                text = text.strip().lstrip("-").strip().strip('"')
+                if text:
+                    warnings.append(text)
+        if status == 0:
+            return 0, {"message": data.decode("utf-8", "replace")}, warnings
+        try:
+            decoded = json.loads(data.decode("utf-8")) if data else None
+        except (ValueError, UnicodeDecodeError):
+            decoded = {"message": data.decode("utf-8", "replace")[:500]}
+        return status, decoded, warnings
 
     def get_json(self, path, query=None):
         status, body = self.request(path, query)
