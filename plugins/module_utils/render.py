@@ -13,7 +13,7 @@ import json
 import re
 
 from ansible_collections.genai.stack.plugins.module_utils.system import (
-    TIERS,
+    COMPONENT_TIERS,
     SystemDefinitionError,
     camelize,
     deep_merge,
@@ -27,7 +27,10 @@ ANNOTATION_HEALTH_PORT = "genai.stack/health-port"
 ANNOTATION_CHECKSUM = "checksum/config"
 ANNOTATION_CLUSTER_ISSUER = "cert-manager.io/cluster-issuer"
 ANNOTATION_ISSUER = "cert-manager.io/issuer"
-RENDER_TIERS = ("foundation",) + TIERS + ("ingress", "monitoring")
+# The order in which tiers are rendered, applied and waited for (teardown: reversed). The one
+# source of the tier order: roles, playbooks and teardown read it through the stack filters.
+TIERS = ("foundation",) + COMPONENT_TIERS + ("ingress", "monitoring")
+RENDER_TIERS = TIERS
 
 READINESS_DEFAULTS = {"periodSeconds": 5}
 LIVENESS_DEFAULTS = {"initialDelaySeconds": 15, "periodSeconds": 10}
@@ -333,21 +336,29 @@ def _probe(comp, kind):
     return probe
 
 
+RESTRICTED_CONTAINER = {"allow_privilege_escalation": False, "capabilities": {"drop": ["ALL"]}}
+RESTRICTED_POD = {"seccomp_profile": {"type": "RuntimeDefault"}}
+
+
 def _security_contexts(comp):
-    """(pod securityContext, container securityContext); restricted-compatible when run_as_non_root."""
+    """(pod securityContext, container securityContext), restricted by default.
+
+    Every pod gets seccomp RuntimeDefault and every container allowPrivilegeEscalation false
+    and all capabilities dropped (PodSecurity ``restricted``) unless the record's
+    ``security_context`` says otherwise: its fields win, and ``privileged: true`` keeps
+    privilege escalation (the API server refuses the combination with false).
+    """
     sc = comp["security_context"]
-    pod = {}
-    container = {}
+    pod = dict(RESTRICTED_POD)
+    container = dict(RESTRICTED_CONTAINER)
+    if sc.get("privileged"):
+        container.pop("allow_privilege_escalation")
     for key, value in sorted(sc.items()):
         if key in CONTAINER_SECURITY_KEYS:
             container[key] = value
         else:
             pod[key] = value
-    if sc.get("run_as_non_root"):
-        pod.setdefault("seccomp_profile", {"type": "RuntimeDefault"})
-        container.setdefault("allow_privilege_escalation", False)
-        container.setdefault("capabilities", {"drop": ["ALL"]})
-    return camelize(pod), camelize(container)
+    return camelize(dict(sorted(pod.items()))), camelize(dict(sorted(container.items())))
 
 
 def _affinity(system, comp):
@@ -379,13 +390,10 @@ def wait_containers(system, comp):
             ],
             "resources": WAIT_RESOURCES,
         }
+        container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
         if comp["security_context"].get("run_as_non_root"):
-            container["securityContext"] = {
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
-                "runAsNonRoot": True,
-                "runAsUser": comp["security_context"].get("run_as_user", 65534),
-            }
+            container["securityContext"].update(
+                runAsNonRoot=True, runAsUser=comp["security_context"].get("run_as_user", 65534))
         result.append(container)
     return result
 

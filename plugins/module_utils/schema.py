@@ -161,18 +161,19 @@ PROBE = _dict("A probe: at most one handler, and timings. Timings alone keep the
               "health_path (readiness without one: a TCP check of the primary port).", dict({
                   "http_get": _dict("HTTP GET: path (starts with /, default /), port (name or number, "
                                     "default the primary port), scheme, host, http_headers.", {
-                                        "path": HTTP_PATH, "port": PORT_REF,
-                                        "scheme": {"enum": ["HTTP", "HTTPS"]}, "host": {"type": "string"},
-                                        "http_headers": {"type": "array"}}),
+                                        "path": _d("Path (starts with /).", HTTP_PATH), "port": PORT_REF,
+                                        "scheme": _enum("HTTP (default) or HTTPS.", ("HTTP", "HTTPS")),
+                                        "host": _str("Host header (default: the pod IP)."),
+                                        "http_headers": _list("Headers: [{name, value}].", {"type": "object"})}),
                   "tcp_socket": _dict("TCP connect: port (name or number, default the primary port).",
-                                      {"port": PORT_REF, "host": {"type": "string"}}),
+                                      {"port": PORT_REF, "host": _str("Host (default: the pod IP).")}),
                   "grpc": _dict("gRPC health check: port (a number), service.",
-                                {"port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                                 "service": {"type": "string"}}),
+                                {"port": _d("Port number.", {"type": "integer", "minimum": 1, "maximum": 65535}),
+                                 "service": _str("gRPC service name.")}),
                   "exec": _d("Command run in the container (a list, or {command: [...]}).",
                              {"anyOf": [{"type": "array", "items": ARG, "minItems": 1},
-                                        {"type": "object", "properties": {"command": {
-                                            "type": "array", "items": ARG, "minItems": 1}},
+                                        {"type": "object", "properties": {"command": _d("The command.", {
+                                            "type": "array", "items": ARG, "minItems": 1})},
                                          "required": ["command"], "additionalProperties": False}]}),
               }, **{k: _int(k.replace("_", " ").capitalize() + ".") for k in PROBE_TIMINGS}))
 
@@ -190,7 +191,7 @@ ENV_REF = _dict("A reference to another component: its URL, host, port or host:p
 ENV_SECRET = _dict("A copy of another component's secret (goes to this component's Secret).", {
     "secret": _str("Component owning the secret."), "key": _str("Its secrets key.")}, required=("secret", "key"))
 ENV_VALUE = _dict("A literal; sensitive: true puts it in the Secret instead of the ConfigMap.", {
-    "value": {"type": "string"}, "sensitive": _bool("Put the value in the Secret.")}, required=("value",))
+    "value": _str("The value."), "sensitive": _bool("Put the value in the Secret.")}, required=("value",))
 ENV = _dict("Environment: NAME -> a quoted string (ConfigMap <name>-config) or a dict with ref, secret or value.",
             propertyNames={"pattern": ENV_NAME},
             additional={"anyOf": [{"type": "string"}, ENV_REF, ENV_SECRET, ENV_VALUE],
@@ -234,9 +235,10 @@ SECURITY_CONTEXT = _dict("Pod and container securityContext fields in snake_case
                              "run_as_non_root": _bool("Refuse to start as root."),
                              "run_as_user": _int("UID."), "run_as_group": _int("GID."), "fs_group": _int("fsGroup."),
                              "fs_group_change_policy": _str("fsGroupChangePolicy."),
-                             "supplemental_groups": {"type": "array", "items": {"type": "integer"}},
-                             "seccomp_profile": {"type": "object"}, "se_linux_options": {"type": "object"},
-                             "sysctls": {"type": "array"},
+                             "supplemental_groups": _list("supplementalGroups.", {"type": "integer"}),
+                             "seccomp_profile": _dict("seccompProfile (default RuntimeDefault).", additional=True),
+                             "se_linux_options": _dict("seLinuxOptions.", additional=True),
+                             "sysctls": _list("sysctls.", {"type": "object"}),
                              "allow_privilege_escalation": _bool("Container: allowPrivilegeEscalation."),
                              "capabilities": _dict("Container: capabilities add/drop.", additional=True),
                              "privileged": _bool("Container: privileged."),
@@ -250,15 +252,15 @@ SERVICE_ACCOUNT = _d("A ServiceAccount (true: create one named as the component)
         "name": _str("Its name (default: the component).", DNS_SUBDOMAIN, "must be a DNS name"),
         "automount_token": _bool("Mount its token (default: when it has rules or is not created here)."),
         "rules": _list("Role rules.", _dict("A rule.", {
-            "api_groups": {"type": "array", "items": {"type": "string"}},
-            "resources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "verbs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "resource_names": {"type": "array", "items": {"type": "string"}},
+            "api_groups": _list("API groups (\"\" is the core group).", {"type": "string"}),
+            "resources": _list("Resources.", {"type": "string"}, minItems=1),
+            "verbs": _list("Verbs.", {"type": "string"}, minItems=1),
+            "resource_names": _list("Object names.", {"type": "string"}),
         }, required=("resources", "verbs"))),
     })]})
 METRICS = _d("Prometheus scrape annotations (true: /metrics on the primary port).", {"anyOf": [
     {"type": "boolean"},
-    _dict("Scrape settings.", {"path": HTTP_PATH, "port": _int("Port number.", 1, 65535),
+    _dict("Scrape settings.", {"path": _d("Path (default /metrics).", HTTP_PATH), "port": _int("Port number.", 1, 65535),
                                "scheme": _str("http or https.")})]})
 
 COMPONENT_PROPERTIES = {
@@ -286,7 +288,8 @@ COMPONENT_PROPERTIES = {
     "storage": _list("Volumes.", STORAGE),
     "autoscaling": AUTOSCALING,
     "rolling_update": _dict("Update strategy: max_surge, max_unavailable (number or percent), partition.", {
-        k: {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": PERCENT + "|" + INT_STRING}]}
+        k: _d(k + ": a number or a percent.", {"anyOf": [
+            {"type": "integer", "minimum": 0}, {"type": "string", "pattern": PERCENT + "|" + INT_STRING}]})
         for k in ("max_surge", "max_unavailable", "partition")}),
     "security_context": SECURITY_CONTEXT,
     "anti_affinity": _enum("Spread pods over nodes: none (default), preferred, required.", ("none", "preferred", "required")),

@@ -555,7 +555,7 @@ def normalize_component(name, raw, settings):
     comp["image"] = _normalize_image(name, raw["image"], settings, comp["tier"], path + ".image")
     comp["description"] = _as_str(raw.get("description", ""), path + ".description")
     comp["command"] = _as_str_list(raw.get("command"), path + ".command")
-    comp["args"] = _as_str_list(raw.get("args"), path + ".args")
+    comp["args"] = [_as_str(a, f"{path}.args[{i}]") for i, a in enumerate(_as_list(raw.get("args"), path + ".args"))]
 
     ports = [_normalize_port(p, f"{path}.ports[{i}]") for i, p in enumerate(_as_list(raw.get("ports"), path + ".ports"))]
     seen = set()

@@ -601,3 +601,58 @@ def test_empty_tier_and_monitoring_render_nothing():
     system, values = build("rag_system")
     assert render.render_tier(system, "worker", values) == []
     assert render.render_tier(system, "monitoring", values) == []
+
+
+# --- restricted by default, tier order, derived expose ------------------------------------------
+
+
+def _pod_specs(manifests):
+    for manifest in manifests:
+        if manifest["kind"] in ("Deployment", "StatefulSet"):
+            yield manifest["metadata"]["name"], manifest["spec"]["template"]["spec"]
+        elif manifest["kind"] == "CronJob":
+            yield manifest["metadata"]["name"], manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_pod_is_restricted_by_default(name):
+    system, values = build(name, None)
+    specs = list(_pod_specs(everything(system, values)))
+    assert specs
+    for workload, spec in specs:
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, workload
+        for container in spec["containers"] + spec.get("initContainers", []):
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, workload
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, workload
+
+
+def test_security_context_of_the_record_wins():
+    components, settings = load("genai")
+    components["redis"]["security_context"] = {"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}}
+    components["qdrant"]["security_context"] = {"privileged": True}
+    system = System(components, settings)
+    specs = dict(_pod_specs(everything(system, resolve_secrets(system, []))))
+    redis = specs["redis"]["containers"][0]["securityContext"]
+    assert redis["capabilities"] == {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}
+    assert redis["allowPrivilegeEscalation"] is False
+    qdrant = specs["qdrant"]["containers"][0]["securityContext"]
+    assert qdrant["privileged"] is True and "allowPrivilegeEscalation" not in qdrant
+
+
+def test_tier_order_is_one_list():
+    assert render.TIERS == ("foundation", "datastores", "backend", "worker", "frontend", "ingress", "monitoring")
+    for tier in render.TIERS:
+        assert isinstance(render.render_tier(build("genai", FIXED_SECRETS)[0], tier, FIXED_SECRETS), list)
+
+
+def test_expose_is_derived_from_the_ingress():
+    components, settings = load("genai")
+    for comp in components.values():
+        comp.pop("expose", None)
+    system = System(components, settings)
+    routed = {entry["component"] for entry in settings["ingress"]["hosts"]}
+    assert routed == {"gateway", "frontend"}
+    assert {n for n, c in system.components.items() if c["expose"]} == routed
+    policy = render.networkpolicy(system, system.components["gateway"])
+    peers = json.dumps(policy["spec"]["ingress"])
+    assert "ingress-nginx" in peers
