@@ -3,11 +3,16 @@
 """Filters that validate a genai.stack system and render its Kubernetes manifests.
 
 The documentation of each filter is in plugins/filter/<filter name>.yml
-(``ansible-doc -t filter genai.stack.<filter name>``).
+(``ansible-doc -t filter genai.stack.<filter name>``). Every filter takes the system
+(component name -> component record) and the settings the common role publishes as
+``genai_settings``; every error is an ``AnsibleFilterError`` whose message starts with the
+inventory variable path.
 """
 
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.genai.stack.plugins.module_utils import render as _render
+from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError
 from ansible_collections.genai.stack.plugins.module_utils.render import (
     ingress_hosts,
 )
@@ -20,17 +25,23 @@ from ansible_collections.genai.stack.plugins.module_utils.render import (
 from ansible_collections.genai.stack.plugins.module_utils.system import (
     TIERS,
     System,
-    SystemDefinitionError,
 )
 from ansible_collections.genai.stack.plugins.module_utils.system import (
     resolve_secrets as _resolve_secrets,
 )
 
+# Every tier in apply order, as the renderer defines it.
+APPLY_ORDER = tuple(getattr(_render, "RENDER_TIERS", None) or _render.TIERS)
+LABEL_NAME = "app.kubernetes.io/name"
+REDACTED = "REDACTED"
+LABEL_TIER = "app.kubernetes.io/component"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+
 
 def _system(components, settings):
     try:
         return System(components, settings)
-    except SystemDefinitionError as exc:
+    except GenaiStackError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 
 
@@ -45,6 +56,18 @@ def _plain(value):
     return value
 
 
+def _resources(objects):
+    """The object list of a registered k8s_info result, or the list itself."""
+    objects = _plain(objects)
+    if isinstance(objects, dict):
+        objects = objects.get("resources", [])
+    return objects or []
+
+
+def _labels(obj):
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
 def validate_system(components, settings):
     """Validate a system; return its summary (order, tiers, needs, warnings) or raise naming the variable."""
     system = _system(_plain(components), _plain(settings))
@@ -56,16 +79,49 @@ def validate_system(components, settings):
     }
 
 
-def resolve_secrets(components, existing_secrets, settings):
-    """``{component: {KEY: value}}``: user values, else the cluster's values, else generated ones."""
+def resolve_secrets(components, existing_secrets, settings, redact=False):
+    """``{component: {KEY: value}}``: user values, else the cluster's values, else generated ones.
+
+    Only existing Secrets of this system (label part-of = settings.system, or unlabelled)
+    are read, so another system's Secret of the same name never lends its password.
+    ``redact``: every value is the placeholder ``REDACTED`` (rendering for review without
+    secret values: same keys, deterministic output).
+    """
     system = _system(_plain(components), _plain(settings))
-    existing = _plain(existing_secrets)
-    if isinstance(existing, dict):
-        existing = existing.get("resources", [])
+    own = [s for s in _resources(existing_secrets)
+           if _labels(s).get(LABEL_PART_OF, system.settings["system"]) == system.settings["system"]]
     try:
-        return _resolve_secrets(system, existing or [])
-    except SystemDefinitionError as exc:
+        values = _resolve_secrets(system, own)
+    except GenaiStackError as exc:
         raise AnsibleFilterError(str(exc)) from exc
+    if redact:
+        values = {name: dict.fromkeys(keys, REDACTED) for name, keys in values.items()}
+    return values
+
+
+def foreign_objects(existing, components, settings):
+    """Objects of the namespace that another system owns under one of this system's component names.
+
+    ``existing``: Secrets and PersistentVolumeClaims (lists or registered k8s_info results)
+    labelled managed-by genai-stack. Returns ``[{kind, name, system, component}]`` for every
+    object whose ``app.kubernetes.io/part-of`` names another system and whose
+    ``app.kubernetes.io/name`` is a component of this one: what renaming ``genai_system``
+    in a namespace in use leaves behind (data on PVCs, passwords in Secrets).
+    """
+    system = _system(_plain(components), _plain(settings))
+    mine = set(system.components)
+    found = []
+    for obj in _resources(existing):
+        labels = _labels(obj)
+        owner = labels.get(LABEL_PART_OF)
+        if owner and owner != system.settings["system"] and labels.get(LABEL_NAME) in mine:
+            found.append({
+                "kind": obj.get("kind", ""),
+                "name": obj["metadata"]["name"],
+                "system": owner,
+                "component": labels[LABEL_NAME],
+            })
+    return sorted(found, key=lambda o: (o["system"], o["kind"], o["name"]))
 
 
 def render_tier(components, tier, settings, secret_values=None):
@@ -73,8 +129,43 @@ def render_tier(components, tier, settings, secret_values=None):
     system = _system(_plain(components), _plain(settings))
     try:
         return _render_tier(system, str(tier), _plain(secret_values) or {})
-    except SystemDefinitionError as exc:
+    except GenaiStackError as exc:
         raise AnsibleFilterError(str(exc)) from exc
+
+
+def render_tiers(components, settings, secret_values=None, tiers=None):
+    """Every tier in apply order: ``[{tier, labels, selectors, manifests}]``.
+
+    ``labels`` select what the tier owns (part-of the system and the tier's component
+    label): the prune selector of its apply; ``selectors`` are the same as ``key=value``
+    strings, the label selectors of its health check.
+    ``tiers`` restricts the list (its own order is ignored: apply order always wins).
+    Secrets are not included (``render_secrets``).
+    """
+    system = _system(_plain(components), _plain(settings))
+    wanted = APPLY_ORDER if tiers in (None, "", "all") else _plain(tiers)
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    unknown = [t for t in wanted if t not in APPLY_ORDER]
+    if unknown:
+        raise AnsibleFilterError("tier: must be one of {}, got {}".format(", ".join(APPLY_ORDER), ", ".join(unknown)))
+    values = _plain(secret_values) or {}
+    result = []
+    for tier in APPLY_ORDER:
+        if tier not in wanted:
+            continue
+        try:
+            manifests = _render_tier(system, tier, values)
+        except GenaiStackError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+        labels = {LABEL_PART_OF: system.settings["system"], LABEL_TIER: tier}
+        result.append({
+            "tier": tier,
+            "labels": labels,
+            "selectors": ["{}={}".format(k, v) for k, v in labels.items()],
+            "manifests": manifests,
+        })
+    return result
 
 
 def render_secrets(components, settings, secret_values):
@@ -82,38 +173,8 @@ def render_secrets(components, settings, secret_values):
     system = _system(_plain(components), _plain(settings))
     try:
         return _render_secrets(system, _plain(secret_values) or {})
-    except SystemDefinitionError as exc:
+    except GenaiStackError as exc:
         raise AnsibleFilterError(str(exc)) from exc
-
-
-def component_names(components, settings, tier=None):
-    """Names of the enabled components, dependencies first, optionally of one tier only."""
-    system = _system(_plain(components), _plain(settings))
-    if tier in (None, "", "all"):
-        return list(system.order)
-    if tier not in TIERS:
-        raise AnsibleFilterError("tier: must be one of {}, got {!r}".format(", ".join(TIERS), tier))
-    return [c["name"] for c in system.tier_components(tier)]
-
-
-def health_checks(components, settings):
-    """What the health of each component means: kind, Service, HTTP health path and port, needs."""
-    system = _system(_plain(components), _plain(settings))
-    result = []
-    for name in system.order:
-        comp = system.components[name]
-        entry = {
-            "name": name,
-            "tier": comp["tier"],
-            "kind": comp["workload"],
-            "service": name if comp["service"] else "",
-            "dns": system.dns(name) if comp["service"] else "",
-            "health_path": comp["health_path"],
-            "health_port": comp["ports"][0]["name"] if comp["health_path"] else "",
-            "needs": list(system.needs[name]),
-        }
-        result.append(entry)
-    return result
 
 
 def access_info(components, settings):
@@ -141,11 +202,6 @@ def access_info(components, settings):
     return lines
 
 
-def system_warnings(components, settings):
-    """Warnings about a valid system (moving :latest tags, needs on a later tier)."""
-    return list(_system(_plain(components), _plain(settings)).warnings)
-
-
 class FilterModule:
     """genai.stack filters."""
 
@@ -153,10 +209,9 @@ class FilterModule:
         return {
             "validate_system": validate_system,
             "resolve_secrets": resolve_secrets,
+            "foreign_objects": foreign_objects,
             "render_tier": render_tier,
+            "render_tiers": render_tiers,
             "render_secrets": render_secrets,
-            "component_names": component_names,
-            "health_checks": health_checks,
             "access_info": access_info,
-            "system_warnings": system_warnings,
         }
