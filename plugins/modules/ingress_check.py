@@ -27,6 +27,8 @@ description:
     C(X-Served-By) to their component; it must equal the C(app.kubernetes.io/name) label of the backend
     Service (the Service name when it has none). Answers without the header are accepted unless
     O(require_served_by).
+  - A redirect from plain HTTP to HTTPS on the same host (the controller's C(ssl-redirect)) is followed
+    once, with the certificate checks above.
   - A check fails on a 404 the controller gave (no C(X-Served-By)), any 5xx answer, a connection or TLS
     error (for example a certificate issued for another host, or the controller's default certificate),
     or a different backend. Failing checks are retried until O(wait_timeout) passes, then the module
@@ -152,6 +154,10 @@ checks:
     ok: {description: Whether this check succeeded., type: bool}
     verified: {description: Whether the certificate was verified against a known CA (false for HTTP)., type: bool}
     ca: {description: Where the CA came from (V(ca_path), V(secret ca.crt), V(self-signed tls.crt)) or null., type: str}
+    redirected_from:
+      description: The plain HTTP URL of the rule when the controller redirected it to HTTPS (followed once).
+      type: str
+      returned: when redirected
     error: {description: Why the check failed, null when it succeeded., type: str}
   sample:
     - {ingress: genai, host: api.genai.local, path: /, url: "https://api.genai.local/", status: 200,
@@ -342,7 +348,7 @@ class _SNIConnection(http.client.HTTPSConnection):
 
 
 def send(target, address, ports, context, timeout):
-    """One GET; returns (status, served_by, peer certificate DER or None). Raises on no answer."""
+    """One GET; returns (status, served_by, peer certificate DER or None, Location). Raises on no answer."""
     host = target["host"] or address
     if target["tls"]:
         conn = _SNIConnection(address, ports["https"], target["host"], context, timeout)
@@ -353,9 +359,20 @@ def send(target, address, ports, context, timeout):
             "Host": host, "User-Agent": "genai-stack-ingress-check", "Accept": "*/*"})
         resp = conn.getresponse()
         resp.read(65536)  # drained, never kept
-        return resp.status, resp.getheader(SERVED_BY), getattr(conn, "peer_der", None)
+        return resp.status, resp.getheader(SERVED_BY), getattr(conn, "peer_der", None), resp.getheader("Location")
     finally:
         conn.close()
+
+
+def https_redirect(target, status, location):
+    """The path of a redirect to HTTPS on the same host (ssl-redirect), else None."""
+    if status not in (301, 302, 307, 308) or not location:
+        return None
+    prefix = "https://{0}".format(target["host"])
+    if location == prefix or location.startswith(prefix + "/") or location.startswith(prefix + ":"):
+        rest = location[len(prefix):]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    return None
 
 
 def judge(target, status, served_by, require_served_by):
@@ -381,9 +398,17 @@ def check(target, address, ports, ca, params):
         "status": 0, "served_by": None, "expected": target["expected"], "ok": False,
         "verified": bool(target["tls"] and source), "ca": source if target["tls"] else None, "error": None,
     }
-    context = tls_context(pem, ca_file) if target["tls"] and source else tls_context()
     try:
-        status, served_by, der = send(target, address, ports, context, params["timeout"])
+        status, served_by, der, location = send(target, address, ports, tls_context(), params["timeout"]) \
+            if not target["tls"] else (0, None, None, None)
+        redirect = https_redirect(target, status, location)
+        if redirect:
+            # the controller's ssl-redirect: follow it once, as a browser does
+            target = dict(target, tls=True, request_path=redirect)
+            result.update(url=url_of(target), verified=bool(source), ca=source, redirected_from=result["url"])
+        if target["tls"]:
+            context = tls_context(pem, ca_file) if source else tls_context()
+            status, served_by, der, location = send(target, address, ports, context, params["timeout"])
     except ssl.SSLCertVerificationError as exc:
         result["error"] = "certificate not valid for {0}: {1}".format(target["host"], exc.verify_message or exc)
         return result

@@ -53,7 +53,7 @@ def make_cert(cn, dns_names, issuer=None, ca=False):
 def pki(tmp_path_factory):
     base = tmp_path_factory.mktemp("pki")
     ca = make_cert("genai test CA", None, ca=True)
-    good = make_cert("api.genai.local", ["api.genai.local", "app.genai.local", "broken.genai.local"], issuer=ca)
+    good = make_cert("api.genai.local", ["api.genai.local", "app.genai.local", "broken.genai.local", "redir.genai.local"], issuer=ca)
     wrong = make_cert("other.local", ["other.local"], issuer=ca)
     selfsigned = make_cert("self.genai.local", ["self.genai.local"])
     files = {}
@@ -72,6 +72,7 @@ ROUTES = {  # (host, path prefix) -> component; anything else: 404 without X-Ser
     ("wrong.genai.local", "/"): "frontend",
     ("self.genai.local", "/"): "gateway",
     ("broken.genai.local", "/"): "BROKEN",
+    ("redir.genai.local", "/"): "gateway",
 }
 
 
@@ -80,6 +81,12 @@ def controller(pki):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             host = (self.headers.get("Host") or "").split(":")[0]
+            if host == "redir.genai.local" and not isinstance(self.connection, ssl.SSLSocket):
+                self.send_response(308)
+                self.send_header("Location", "https://redir.genai.local" + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             for (rhost, prefix), component in sorted(ROUTES.items(), key=lambda r: -len(r[0][1])):
                 if rhost == host and self.path.startswith(prefix):
                     if component == "BROKEN":
@@ -104,7 +111,8 @@ def controller(pki):
         ctx.load_cert_chain(pki[label][0], pki[label][1])
         contexts[label] = ctx
     by_sni = {"api.genai.local": "good", "app.genai.local": "good", "wrong.genai.local": "wrong",
-              "self.genai.local": "self", "broken.genai.local": "good"}
+              "self.genai.local": "self", "broken.genai.local": "good",
+              "redir.genai.local": "good"}
 
     def pick(sslobj, server_name, _ctx):
         sslobj.context = contexts[by_sni.get(server_name, "wrong")]
@@ -155,6 +163,16 @@ def test_controller_404_and_5xx_fail(controller, pki):
     assert not result["ok"] and "404 from the controller" in result["error"]
     result = ic.check(target("broken.genai.local"), "127.0.0.1", controller, ca, PARAMS)
     assert not result["ok"] and result["status"] == 503 and "HTTP 503" in result["error"]
+
+
+def test_ssl_redirect_is_followed_once(controller, pki):
+    result = ic.check(target("redir.genai.local", "/auth", tls=False), "127.0.0.1", controller,
+                      (None, pki["ca"][0], "ca_path"), PARAMS)
+    assert result["ok"] and result["verified"], result
+    assert result["url"] == "https://redir.genai.local/auth"
+    assert result["redirected_from"] == "http://redir.genai.local/auth"
+    assert ic.https_redirect(target("a.local"), 308, "https://other.local/") is None
+    assert ic.https_redirect(target("a.local"), 200, "https://a.local/") is None
 
 
 def test_certificate_for_another_host_fails_verified_and_unverified(controller, pki):
