@@ -119,11 +119,11 @@ def _dict(description, properties=None, required=(), additional=False, **extra):
     return _d(description, schema)
 
 
-QUANTITY_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": QUANTITY}],
+QUANTITY_SCHEMA = {"x-type": "quantity", "anyOf": [{"type": "number"}, {"type": "string", "pattern": QUANTITY}],
                    "x-message": "expected a Kubernetes quantity such as 250m, 0.5, 128Mi or 1Gi"}
-ARG = {"anyOf": [{"type": "string"}, {"type": "integer"}],
+ARG = {"x-type": "str", "anyOf": [{"type": "string"}, {"type": "integer"}],
        "x-message": "expected a string (quote it)"}
-PORT_REF = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
+PORT_REF = {"x-type": "port name or int", "anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
                       {"type": "string", "pattern": PORT_NAME}],
             "description": "a port of the component: its name or its number",
             "x-message": "expected a port name or a number 1-65535"}
@@ -143,7 +143,7 @@ IMAGE = _dict("The container image. The tag or digest go in their own fields, ne
                          ("", "Always", "IfNotPresent", "Never")),
 }, required=("repository",))
 
-PORT = {"anyOf": [
+PORT = {"x-type": "int or dict", "anyOf": [
     {"type": "integer", "minimum": 1, "maximum": 65535},
     _dict("A port.", {
         "name": _str("IANA service name, at most 15 characters (default port-<port>).", PORT_NAME,
@@ -196,7 +196,7 @@ ENV = _dict("Environment: NAME -> a quoted string (ConfigMap <name>-config) or a
             propertyNames={"pattern": ENV_NAME},
             additional={"anyOf": [{"type": "string"}, ENV_REF, ENV_SECRET, ENV_VALUE],
                         "x-message": "expected a quoted string or a dict with ref, secret or value"})
-SECRET = {"anyOf": [
+SECRET = {"x-type": "str or dict", "anyOf": [
     {"type": ["string", "null"]},
     _dict("A secret value.", {
         "generate": {"anyOf": [{"const": True}, {"type": "integer", "minimum": 8, "maximum": 256}],
