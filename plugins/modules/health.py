@@ -31,15 +31,31 @@ description:
     first port) are asked over HTTP through the API server's service proxy,
     C(/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH), once the rest of their component is ready,
     so the check works from outside the cluster; a 2xx answer is healthy.
-  - Failures that waiting will not fix end the wait at once with RV(terminal=true) - image pull and
-    container configuration errors lasting longer than O(pull_grace_period), V(InvalidImageName),
-    V(CrashLoopBackOff) with at least O(crash_loop_restarts) restarts, V(ProgressDeadlineExceeded), a
-    failed Job, a Lost claim.
+  - Failures that waiting will not fix end the wait at once with RV(terminal=true) - pods refused at
+    creation (V(FailedCreate) on a StatefulSet, a Job or the current ReplicaSet of a Deployment; a
+    PodSecurity refusal at once), a claim whose StorageClass does not exist (V(ProvisioningFailed)),
+    an image the registry says does not exist, V(InvalidImageName), V(ErrImageNeverPull), waiting
+    reasons ending in C(Error), V(Unschedulable), V(FailedMount) or V(FailedCreatePodSandBox) lasting
+    longer than O(stuck_grace_period), other image pull errors lasting longer than
+    O(pull_grace_period), V(CrashLoopBackOff) with at least O(crash_loop_restarts) restarts the
+    container caused itself, V(ProgressDeadlineExceeded) of the observed generation, a failed Job,
+    a Lost claim, an object being deleted past O(stuck_grace_period), a component named in
+    O(components) with no object.
+  - An Ingress must have an address from a controller (C(status.loadBalancer.ingress)) within
+    O(ingress_grace_period) (else V(no ingress controller), naming the class), and every Secret named
+    in its C(spec.tls) must exist (else V(TLS Secret missing), naming the Secret and the Ready condition
+    of the cert-manager Certificate of that name, or "unverified" when Certificates cannot be read).
+  - The report shows each HPA's current metric against its target (C(cpu 12% (target 80%))).
+  - Every reason the report can hold is listed, with when it ends the wait, in the README of the
+    collection ("Health reasons").
+  - While waiting, the action plugin of this module prints every O(progress_interval) seconds which
+    components are ready and which are not, and why; it runs the wait in the controller's worker when
+    the task's connection is local, and runs the module on the target otherwise.
   - The module fails when the selection is not healthy at the end of its wait, with a message naming
     every failing component and its reason. It never changes anything.
   - No value of a Secret, a ConfigMap or a container's environment is read into the result.
 extends_documentation_fragment:
-  - genai.stack.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   namespace:
     description:
@@ -76,10 +92,17 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait. Can be a short slice of a longer wait driven by C(until)/C(retries), so that
-        progress shows between attempts (see the examples).
+      - Seconds to wait. One call waits the whole time; progress shows every O(progress_interval)
+        seconds.
     type: int
     default: 300
+  progress_interval:
+    description:
+      - "Seconds between two progress lines while waiting, for example
+        C([backend] ready: api, chat | not ready: ai (ContainerCreating 12s)). V(0) prints none."
+      - Printed by the action plugin when the wait runs in the controller (local connection).
+    type: int
+    default: 10
   wait_sleep:
     description:
       - Seconds between two polls.
@@ -87,12 +110,35 @@ options:
     default: 2
   pull_grace_period:
     description:
-      - Seconds after a pod's creation during which image pull errors (V(ImagePullBackOff),
-        V(ErrImagePull), V(ErrImageNeverPull)) and container configuration errors
-        (V(CreateContainerConfigError), V(CreateContainerError), V(RunContainerError)) are still
-        waited for; after it they are terminal.
+      - Seconds, counted from the first failed pull of a pod, during which image pull errors
+        (V(ImagePullBackOff), V(ErrImagePull), V(RegistryUnavailable)) are still waited for; after it
+        they are terminal. An answer that says the image or tag does not exist, or that access is
+        denied, is terminal at once.
     type: int
     default: 60
+  stuck_grace_period:
+    description:
+      - Seconds during which V(Unschedulable) pods, pods refused at creation (V(FailedCreate), except
+        PodSecurity refusals, terminal at once), pods stuck in C(ContainerCreating) with
+        V(FailedMount), V(FailedAttachVolume) or V(FailedCreatePodSandBox) events, container
+        configuration errors (V(CreateContainerConfigError), V(CreateContainerError),
+        V(RunContainerError)), claims with no StorageClass and objects being deleted are still
+        waited for; after it they are terminal.
+    type: int
+    default: 30
+  ingress_grace_period:
+    description:
+      - Seconds after its creation an Ingress may have no address from a controller before it is
+        reported as V(no ingress controller).
+    type: int
+    default: 60
+  metrics_grace_period:
+    description:
+      - Seconds an HPA may have no current metric before it is not ready (V(metrics unavailable)).
+        Only when metrics-server's APIService C(v1beta1.metrics.k8s.io) exists; without it, missing
+        metrics are a warning.
+    type: int
+    default: 120
   crash_loop_restarts:
     description:
       - A container in V(CrashLoopBackOff) with at least this many restarts is a terminal failure.
@@ -117,13 +163,14 @@ attributes:
 requirements:
   - kubernetes (the Python client) >= 24.2.0
 notes:
-  - Grace periods are measured from the pods' creation timestamps, so they hold across the attempts
-    of an C(until) loop; the clocks of the controller and the cluster are assumed to agree.
+  - Grace periods are measured from the API's timestamps (pod creation, condition transitions, first
+    event), so they hold across calls; the clocks of the controller and the cluster are assumed to agree.
   - Objects without an C(app.kubernetes.io/name) label form a component named after themselves.
   - Ingress backends and HPA targets outside the selection are looked up with one extra list of
     their kind.
 seealso:
   - module: kubernetes.core.k8s_info
+  - module: genai.stack.apply
 """
 
 EXAMPLES = r"""
@@ -135,15 +182,12 @@ EXAMPLES = r"""
       - app.kubernetes.io/part-of=genai
     wait_timeout: 600
 
-- name: Wait in 30 second slices so that each attempt shows, stopping at a terminal failure
+- name: Wait up to 10 minutes, printing progress every 15 seconds, stopping at a terminal failure
   genai.stack.health:
     namespace: genai
     label_selectors: ["app.kubernetes.io/part-of=genai"]
-    wait_timeout: 30
-  register: health
-  until: health is succeeded or (health.terminal | default(false))
-  retries: 20
-  delay: 0
+    wait_timeout: 600
+    progress_interval: 15
 
 - name: Report chat-service and its dependencies without waiting, never failing
   genai.stack.health:
@@ -242,6 +286,15 @@ components:
       description: Details of RV(components[].reason).
       type: str
       sample: pod chat-service-6d9c-x2x container app restarted 4 times, last exit code 1 Error
+    for_seconds:
+      description: Seconds the state of RV(components[].reason) has lasted, when known.
+      type: int
+      sample: 12
+    metrics:
+      description: Each HPA's current metrics against their targets.
+      type: list
+      elements: str
+      sample: ["chat-service: cpu 12% (target 80%)"]
     problems:
       description: Every reason it is not ready, with details, the best explanation first.
       type: list
@@ -271,22 +324,16 @@ components:
       elements: dict
 """
 
-import time  # noqa: E402 - imports follow the documentation in Ansible modules
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402 - imports follow the documentation
 
 from ansible_collections.genai.stack.plugins.module_utils import health_checks  # noqa: E402
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 from ansible_collections.genai.stack.plugins.module_utils.k8s_client import (  # noqa: E402
-    AUTH_ARG_SPEC,
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     get_api,
-    quote_path,
-    status_message,
 )
-
-HTTP_TIMEOUT = 10
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC  # noqa: E402
 
 
 def argument_spec():
@@ -299,81 +346,29 @@ def argument_spec():
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},
         wait_sleep={"type": "int", "default": 2},
+        progress_interval={"type": "int", "default": 10},
         pull_grace_period={"type": "int", "default": 60},
+        stuck_grace_period={"type": "int", "default": 30},
         crash_loop_restarts={"type": "int", "default": 3},
+        ingress_grace_period={"type": "int", "default": 60},
+        metrics_grace_period={"type": "int", "default": 120},
         allow_empty={"type": "bool", "default": False},
     )
     return spec
 
 
-def poll(api, params):
-    """List each kind once, resolve references, ask health paths; return the report."""
-    namespace = quote_path(params["namespace"])
-    selector = ",".join(s for s in params["label_selectors"] if s) or None
-    objects = {}
-    for kind, path in health_checks.LIST_PATHS:
-        objects[kind] = api.list_items(path.format(namespace=namespace), selector)
-    lookups = {}
-    for kind in health_checks.lookups_needed(objects) if selector else []:
-        lookups[kind] = api.list_items(health_checks.LIST_PATH[kind].format(namespace=namespace))
-    options = {
-        "components": params["components"],
-        "pull_grace_period": params["pull_grace_period"],
-        "crash_loop_restarts": params["crash_loop_restarts"],
-    }
-    now = time.time()
-    report = health_checks.evaluate(objects, now, lookups=lookups, options=options)
-    events = []
-    if not report["healthy"]:
-        events = api.list_items(health_checks.EVENTS_PATH.format(namespace=namespace))
-    http_results = {}
-    if params["http"]:
-        for _dummy, service, port, path, url in health_checks.http_targets(objects, namespace, report):
-            status, body = api.request(url, timeout=HTTP_TIMEOUT)
-            ok = 200 <= status <= 299
-            # only the status, never the body: a health page may echo configuration
-            http_results[service] = {
-                "path": path, "port": port, "status": status, "message": "" if ok else status_message(status, body)}
-    if events or http_results:
-        report = health_checks.evaluate(objects, now, http_results=http_results, events=events,
-                                        lookups=lookups, options=options)
-    if not report["components"] and params["allow_empty"]:
-        report.update(healthy=True, summary="no objects matched (allowed)")
-    elif not report["components"]:
-        report["failing"] = ["no object in namespace {0} matches {1}".format(
-            params["namespace"], selector or "(no selector)")]
-        report["healthy"] = False
-    return report
+def run(params, check_mode=False, progress=None):
+    """The whole wait (see health_checks.wait); returns the result or raises GenaiStackError."""
+    return health_checks.wait(get_api(params), params, check_mode=check_mode, progress=progress)
 
 
-def run(module):
-    params = module.params
-    for name in ("wait_timeout", "wait_sleep", "pull_grace_period", "crash_loop_restarts"):
-        if params[name] < 0:
-            raise GenaiStackError("{0} must not be negative, got {1}".format(name, params[name]))
-    api = get_api(params)
-    start = time.time()
-    deadline = start + params["wait_timeout"]
-    wait = params["wait"] and not module.check_mode
-    while True:
-        report = poll(api, params)
-        if report["healthy"] or report["terminal"] or not wait:
-            break
-        remaining = deadline - time.time()
-        if remaining <= 0:
-            break
-        time.sleep(min(max(params["wait_sleep"], 1), remaining))
-    elapsed = round(time.time() - start, 1)
-    result = dict(changed=False, namespace=params["namespace"], elapsed=elapsed, **report)
-    if report["healthy"] or module.check_mode:
-        return result
-    if report["terminal"]:
-        what = "has failed"
-    elif wait:
-        what = "is not healthy after {0}s".format(params["wait_timeout"])
-    else:
-        what = "is not healthy"
-    raise GenaiStackError("Namespace {0} {1}: {2}".format(params["namespace"], what, "; ".join(report["failing"])), **result)
+def failure(exc):
+    """The fail_json arguments for a GenaiStackError: its message and the report it carries."""
+    details = {"healthy": False, "terminal": False, "failing": [exc.msg], "components": []}
+    details.update(exc.details)
+    details.pop("api_status", None)
+    details["msg"] = exc.msg
+    return details
 
 
 def main():
@@ -381,12 +376,9 @@ def main():
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     try:
-        result = run(module)
+        result = run(module.params, check_mode=module.check_mode)
     except GenaiStackError as exc:
-        details = {"healthy": False, "terminal": False, "failing": [exc.msg], "components": []}
-        details.update(exc.details)
-        details.pop("api_status", None)
-        module.fail_json(msg=exc.msg, **details)
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -46,7 +46,7 @@ MIXED_EXPECTED = [
     ("web", "Deployment", True, False, "", ""),
     ("db", "StatefulSet", True, False, "", ""),
     ("migrate", "Job", True, False, "", ""),
-    ("site", "Ingress", True, False, "", ""),
+    ("site", "Ingress", False, False, "no ingress controller", "no controller of class nginx gave Ingress site an address"),
     ("nightly", "CronJob", True, False, "", ""),
     ("report", "CronJob", True, False, "", ""),
     ("probefail", "Deployment", True, False, "", ""),  # the stand-in answers any path
@@ -55,9 +55,9 @@ MIXED_EXPECTED = [
     ("stalled", "Deployment", False, True, "ErrImageNeverPull", "absent:2.0.0"),
     ("crash", "Deployment", False, True, "CrashLoopBackOff", "restarted 3 times, last exit code 3"),
     ("nokey", "Deployment", False, True, "CreateContainerConfigError", "couldn't find key absent in Secret demo/creds"),
-    ("fails", "Job", False, True, "Job failed: BackoffLimitExceeded", "backoff limit"),
-    ("hungry", "Deployment", False, False, "Unschedulable", "Insufficient cpu"),
-    ("stuck", "PersistentVolumeClaim", False, False, "PVC Pending", 'ProvisioningFailed: storageclass.storage.k8s.io "no-such-class" not found'),
+    ("fails", "Job", False, True, "Job failed", "BackoffLimitExceeded: Job has reached the specified backoff limit"),
+    ("hungry", "Deployment", False, True, "Unschedulable", "Insufficient cpu"),
+    ("stuck", "PersistentVolumeClaim", False, True, "ProvisioningFailed", 'ProvisioningFailed: storageclass.storage.k8s.io "no-such-class" not found'),
     ("lonely", "Service", False, False, "no endpoints", "Service lonely has no ready endpoints"),
     ("broken", "Ingress", False, False, "backend missing", "nothere:http: no such Service"),
     ("orphan", "HorizontalPodAutoscaler", False, False, "scale target missing", "Deployment/ghost does not exist"),
@@ -81,7 +81,7 @@ def test_recorded_namespace_report_fails_naming_every_broken_component():
     failing = {line.split(":")[0] for line in report["failing"]}
     assert failing == {e[0] for e in MIXED_EXPECTED if not e[2]}
     assert "crash: CrashLoopBackOff (pod crash-" in " ".join(report["failing"])
-    assert report["summary"].startswith("7/18 components ready; failed ")
+    assert report["summary"].startswith("6/18 components ready; failed ")
 
 
 def test_progress_deadline_is_reported_on_the_deployment_object():
@@ -91,11 +91,12 @@ def test_progress_deadline_is_reported_on_the_deployment_object():
     assert any(p.startswith("ProgressDeadlineExceeded") for p in stalled["problems"])
 
 
-def test_image_errors_wait_out_the_grace_period_but_invalid_names_do_not():
-    report = by_name(mixed_report(pull_grace_period=3600))
-    assert report["never"]["reason"] == "ErrImageNeverPull" and report["never"]["terminal"] is False
+def test_config_errors_wait_out_the_grace_period_but_invalid_names_and_never_pull_do_not():
+    report = by_name(mixed_report(pull_grace_period=3600, stuck_grace_period=3600))
+    assert report["never"]["reason"] == "ErrImageNeverPull" and report["never"]["terminal"] is True
     assert report["nokey"]["terminal"] is False
     assert report["badname"]["terminal"] is True
+    assert report["hungry"]["terminal"] is False
     # the Job failure and the crash loop do not depend on the grace period
     assert report["fails"]["terminal"] is True and report["crash"]["terminal"] is True
 
@@ -108,7 +109,7 @@ def test_crash_loop_is_terminal_after_the_configured_restarts(restarts, terminal
 def test_warnings_do_not_make_components_unready():
     report = by_name(mixed_report())
     assert any("ScalingActive False" in w and "metrics-server" in w for w in report["web"]["warnings"])
-    assert report["nightly"]["warnings"] == ["suspended (CronJob nightly is suspended)"]
+    assert report["nightly"]["warnings"] == ["CronJob suspended (CronJob nightly is suspended)"]
     assert any(w.startswith("last Job failed (Job report-manual") for w in report["report"]["warnings"])
 
 
@@ -208,7 +209,8 @@ def test_ingress_resolves_backends_through_lookups():
     missing = by_name(hc.evaluate(only_ingress, now))["site"]
     assert missing["reason"] == "backend missing"
     resolved = hc.evaluate(only_ingress, now, lookups={"Service": objects["Service"], "EndpointSlice": objects["EndpointSlice"]})
-    assert resolved["healthy"] is True
+    assert by_name(resolved)["site"]["problems"] == [
+        "no ingress controller (no controller of class nginx gave Ingress site an address in 60s)"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,8 +234,9 @@ def deployment(replicas=2, generation=3, observed=3, updated=2, ready=2, availab
     ({"replicas": 0, "updated": 0, "ready": 0, "available": 0, "total": 0}, None, False),
     ({"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]},
      "ProgressDeadlineExceeded", True),
+    # the Deployment's own ReplicaFailure may come from an old ReplicaSet: only the current one's counts
     ({"ready": 0, "available": 0, "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                                                  "message": 'pods "gateway-x" is forbidden: exceeded quota'}]}, "FailedCreate", False),
+                                                  "message": 'pods "gateway-x" is forbidden: exceeded quota'}]}, "not ready", False),
 ])
 def test_deployment_rules(kwargs, reason, terminal):
     findings = hc.deployment_findings(deployment(**kwargs))
@@ -277,8 +280,8 @@ def test_daemonset_rules(status, ready):
 @pytest.mark.parametrize("conditions, reason, terminal", [
     ([{"type": "Complete", "status": "True"}], None, False),
     ([{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}],
-     "Job failed: DeadlineExceeded", True),
-    ([{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"}], "Job failed: BackoffLimitExceeded", True),
+     "Job failed", True),
+    ([{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"}], "Job failed", True),
     ([{"type": "Suspended", "status": "True"}], "Job suspended", False),
     ([], "Job running", False),
 ])
@@ -320,6 +323,7 @@ def test_ingress_backend_port_must_exist():
     ing = {"metadata": {"name": "genai"}, "spec": {"rules": [{"host": "api.genai.local", "http": {"paths": [
         {"path": "/", "backend": {"service": {"name": "gateway", "port": {"number": 8000}}}},
         {"path": "/x", "backend": {"service": {"name": "gateway", "port": {"name": "grpc"}}}}]}}]}}
+    ing["status"] = {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}}
     findings = hc.ingress_findings(ing, [svc], slices)
     assert [f.reason for f in findings] == ["backend port missing"]
     assert "api.genai.local/x -> gateway:grpc" in findings[0].message
@@ -328,7 +332,7 @@ def test_ingress_backend_port_must_exist():
 @pytest.mark.parametrize("conditions, reason, warned", [
     ([], None, False),
     ([{"type": "AbleToScale", "status": "False", "reason": "FailedGetScale", "message": 'deployments/scale.apps "gateway" not found'}],
-     "FailedGetScale", False),
+     "HPA cannot scale", False),
     ([{"type": "AbleToScale", "status": "True"},
       {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric", "message": "no metrics"}], None, True),
 ])

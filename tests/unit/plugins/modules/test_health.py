@@ -16,10 +16,10 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.genai.stack.plugins.doc_fragments.k8s_auth import ModuleDocFragment
 from ansible_collections.genai.stack.plugins.module_utils import health_checks as hc
 from ansible_collections.genai.stack.plugins.module_utils import k8s_client
 from ansible_collections.genai.stack.plugins.modules import health
+from ansible_collections.kubernetes.core.plugins.doc_fragments.k8s_auth_options import ModuleDocFragment
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "health")
 PATH_KIND = {path.split("{namespace}")[1]: kind for kind, path in hc.LIST_PATHS}
@@ -60,6 +60,8 @@ class FakeApi(object):
 
     def request(self, path, query=None, timeout=None):
         self.requests.append(path)
+        if "/services/" not in path:
+            return 404, b'{"kind": "Status", "message": "not found"}'  # TLS Secrets, Certificates, APIServices
         service = path.split("/services/")[1].split(":")[0]
         result = self.data["_http"][service]
         return result["status"], json.dumps({"kind": "Status", "message": result["message"]}).encode()
@@ -99,8 +101,8 @@ def run_module(monkeypatch, api, now, check_mode=False, **params):
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(health, "get_api", lambda module_params: api)
-    monkeypatch.setattr(health.time, "time", clock.time)
-    monkeypatch.setattr(health.time, "sleep", clock.sleep)
+    monkeypatch.setattr(hc.time, "time", clock.time)
+    monkeypatch.setattr(hc.time, "sleep", clock.sleep)
     args = dict(namespace="demo", **params)
     if check_mode:
         args["_ansible_check_mode"] = True
@@ -131,6 +133,8 @@ def test_healthy_selection_exits_after_one_poll_with_http_results(monkeypatch):
 def test_every_kind_is_listed_once_per_poll_with_the_selector(monkeypatch):
     api = FakeApi("namespace_mixed.yaml")
     selector = ["app.kubernetes.io/component=good", "app.kubernetes.io/part-of=hmtest"]
+    for ingress in api.data["Ingress"]:  # recorded before the test cluster had an ingress controller
+        ingress["status"] = {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}}
     failed, result, dummy = run_module(monkeypatch, api, recorded_at(api), label_selectors=selector)
     assert not failed, result["msg"] if failed else ""
     selected = [call for call in api.lists if call[1] == ",".join(selector)]
@@ -147,14 +151,14 @@ def test_terminal_failure_stops_the_wait_at_once(monkeypatch):
     assert result["terminal"] is True and result["healthy"] is False
     assert polls(api) == 1 and clock.sleeps == []
     assert result["msg"].startswith("Namespace demo has failed: badname: InvalidImageName")
-    for name in ("crash", "nokey", "never", "stuck", "orphan", "broken", "lonely", "fails", "hungry"):
+    for name in ("crash", "nokey", "never", "stuck", "orphan", "broken", "lonely", "fails", "hungry", "site"):
         assert "; {0}: ".format(name) in result["msg"]
 
 
 def test_not_ready_waits_its_slice_then_fails_without_terminal(monkeypatch):
     api = FakeApi("namespace_mixed.yaml")
-    failed, result, clock = run_module(monkeypatch, api, recorded_at(api), components=["stuck", "hungry"],
-                                       wait_timeout=10, wait_sleep=3)
+    failed, result, clock = run_module(monkeypatch, api, recorded_at(api), components=["lonely", "hungry"],
+                                       wait_timeout=10, wait_sleep=3, stuck_grace_period=3600)
     assert failed and result["terminal"] is False
     assert result["msg"].startswith("Namespace demo is not healthy after 10s: hungry: Unschedulable")
     assert clock.sleeps == [3, 3, 3, 1]
@@ -166,14 +170,14 @@ def test_check_mode_reports_once_and_does_not_fail(monkeypatch):
     api = FakeApi("namespace_mixed.yaml")
     failed, result, clock = run_module(monkeypatch, api, recorded_at(api), check_mode=True, pull_grace_period=30)
     assert not failed
-    assert result["healthy"] is False and result["terminal"] is True and len(result["failing"]) == 11
+    assert result["healthy"] is False and result["terminal"] is True and len(result["failing"]) == 12
     assert polls(api) == 1 and clock.sleeps == []
 
 
 def test_no_wait_fails_after_one_poll(monkeypatch):
     api = FakeApi("namespace_mixed.yaml")
     failed, result, clock = run_module(monkeypatch, api, recorded_at(api), wait=False, components=["stuck"])
-    assert failed and result["msg"] == ("Namespace demo is not healthy: stuck: PVC Pending (claim stuck-data is Pending: "
+    assert failed and result["msg"] == ("Namespace demo has failed: stuck: ProvisioningFailed (claim stuck-data is Pending: "
                                         'ProvisioningFailed: storageclass.storage.k8s.io "no-such-class" not found)')
     assert polls(api) == 1
 
