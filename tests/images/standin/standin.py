@@ -32,7 +32,10 @@ App profile
   <name>-<pod-template-hash>-<5 chars> and a StatefulSet's pod <name>-<ordinal> give <name>.
 - No port at all: worker mode (no HTTP). In every mode the checker writes a heartbeat file
   ($STANDIN_HEARTBEAT, default /tmp/standin-heartbeat.json) that `celery inspect ping` reads.
-- One log line per request and per dependency state change; SIGTERM/SIGINT stop it at once.
+- One log line per request and per dependency state change; SIGTERM/SIGINT stop it at once,
+  unless $STANDIN_DRAIN_SECONDS > 0: then health paths answer 503 "draining" at once and
+  every other path keeps being served for that many seconds before it stops (the graceful
+  shutdown a rolling update without failed requests needs).
 
 Server profiles ($STANDIN_PROFILE) add the server's default ports and paths; dependency
 checks are off for them unless STANDIN_CHECK_DEPS=1 ($STANDIN_STORAGE: a directory that
@@ -272,6 +275,7 @@ class State:
         self.checked_at = 0.0
         self.started = time.time()
         self.requests = {}
+        self.draining = False      # True after SIGTERM while $STANDIN_DRAIN_SECONDS run
         self.lock = threading.Lock()
 
     def evaluate(self):
@@ -292,6 +296,8 @@ class State:
     def body(self):
         with self.lock:
             status = "starting" if self.ready is None else ("ok" if self.ready else "unavailable")
+            if self.draining:
+                status = "draining"
             body = {"status": status, "dependencies": list(self.report),
                     "checked_at": round(self.checked_at, 3)}
         if self.storage:
@@ -521,7 +527,7 @@ def make_handler(ctx):
             if path in HEALTH_PATHS or path in ("/minio/health/ready", "/-/ready", "/readyz"):
                 body = state.body()
                 body["service"] = ctx["name"]
-                return self.send(*js(body, 200 if state.ready else 503))
+                return self.send(*js(body, 200 if state.ready and not state.draining else 503))
             if path == "/metrics":
                 return self.send(200, state.metrics(profile), "text/plain; version=0.0.4; charset=utf-8")
             if self.command in ("POST", "PUT"):
@@ -652,6 +658,13 @@ def main(argv=None, environ=None):
     thread = threading.Thread(target=checker, args=(state, stop, interval, heartbeat), daemon=True)
     thread.start()
     stop.wait()
+    drain = float(environ.get("STANDIN_DRAIN_SECONDS") or 0)
+    if drain > 0 and servers:
+        # Graceful shutdown as a real server does it: unready at once, keep answering while
+        # the endpoints and the ingress controller drop this pod, then stop.
+        state.draining = True
+        log(f"draining for {drain:g}s (signal)")
+        time.sleep(drain)
     log("stopping (signal)")
     for server in servers:
         server.shutdown()

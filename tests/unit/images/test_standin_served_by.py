@@ -39,3 +39,26 @@ def test_every_answer_carries_x_served_by(standin):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_draining_is_unready_but_keeps_serving(standin):
+    state = standin.State({})
+    state.evaluate()
+    state.draining = True
+    ctx = {"state": state, "profile": "app", "routes": None, "name": "gateway-0", "ports": {},
+           "config_file": None, "component": "gateway"}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), standin.make_handler(ctx))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answers = {}
+        for path in ("/healthz", "/readyz", "/", "/api/chat"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            answers[path] = (resp.status, resp.read())
+        assert answers["/healthz"][0] == 503 and b'"draining"' in answers["/healthz"][1]
+        assert answers["/readyz"][0] == 503
+        assert answers["/"][0] == 200 and answers["/api/chat"][0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
