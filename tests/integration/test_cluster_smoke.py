@@ -247,3 +247,30 @@ def test_workload_kinds_are_served_and_a_job_completes(ns):
     assert kget(ns, "pvc", "data-sts-0")["status"]["phase"] == "Bound"
     assert kget(ns, "cronjob", "nightly")["spec"]["schedule"] == "0 2 * * *"
     assert kget(ns, "ingress", "app")["spec"]["ingressClassName"] == "nginx"
+
+
+LOCAL_KUBECONFIG = os.path.join(REPO, ".cluster", "kubeconfig")
+
+
+@pytest.mark.skipif(
+    os.path.realpath(os.environ.get("KUBECONFIG", "")) != os.path.realpath(LOCAL_KUBECONFIG) or os.geteuid() != 0,
+    reason="needs the local test cluster of this clone (KUBECONFIG=.cluster/kubeconfig) and root",
+)
+def test_second_cluster_up_changes_nothing(ns):
+    """`cluster up` on a running cluster keeps every pod: same container, no restart."""
+    pod = wait_until("app Ready", lambda: ready_pods(ns, "app"), timeout=180)[0]
+
+    def containers():
+        status = kget(ns, "pod", pod)["status"]["containerStatuses"]
+        return [(c["name"], c["containerID"], c["restartCount"]) for c in status]
+    before = containers()
+    t0 = time.monotonic()
+    proc = subprocess.run([os.path.join(REPO, "tests", "cluster", "cluster"), "up"],
+                          capture_output=True, text=True, timeout=900, check=False)
+    print(f"second cluster up: {time.monotonic() - t0:.0f}s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "restarting it" not in proc.stderr, proc.stderr[-3000:]
+    assert "started " not in proc.stderr, proc.stderr[-3000:]
+    time.sleep(5)
+    assert containers() == before
+    assert ready_pods(ns, "app") == [pod]
