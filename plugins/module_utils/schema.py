@@ -450,18 +450,24 @@ def time_zones():
 
 
 def yaml_typed_problem(key, value):
-    """Why an env value is not what the user wrote, when YAML turned it into a bool, number or null."""
+    """Why an env value is not what the user wrote, when YAML turned it into a bool, number or null.
+
+    Kubernetes takes env values and ConfigMap data as strings only; the unquoted words and
+    numbers of YAML 1.1 (yes, off, 0123, 1.10, ~) arrive here already changed, so the message
+    says what YAML made of them and asks for the value quoted as written.
+    """
     if isinstance(value, bool):
-        return ("YAML read an unquoted yes/no/on/off/true/false as the boolean {}; quote the value you mean, "
-                "e.g. {}: '{}'".format(str(value).lower(), key, "yes" if value else "no"))
+        words = "'yes' (or 'on', 'true')" if value else "'no' (or 'off', 'false')"
+        return ("YAML read an unquoted yes/no/on/off/true/false as the boolean {}; quote the word you wrote, "
+                "e.g. {}: {}".format(str(value).lower(), key, words))
     if value is None:
-        return f"YAML read an empty value or ~ as null; quote it: {key}: ''"
+        return f"YAML read an empty value or ~ as null; quote what you mean, e.g. {key}: ''"
     if isinstance(value, float):
-        return (f"YAML read an unquoted number as the float {value!r} (1.10 becomes 1.1); quote it as you mean it, "
-                f"e.g. {key}: '{value}'")
+        return (f"YAML read an unquoted number as the float {value!r} (1.10 becomes 1.1, 1e3 becomes 1000.0); "
+                f"quote it as you wrote it, e.g. {key}: '{value}'")
     if isinstance(value, int):
         return (f"YAML read an unquoted number as the integer {value} (0123 becomes 83, 1_000 becomes 1000); "
-                f"quote it as you mean it, e.g. {key}: '{value}'")
+                f"quote it as you wrote it, e.g. {key}: '{value}'")
     return None
 
 

@@ -103,13 +103,13 @@ def test_env_values_yaml_typed_behind_the_users_back_are_refused():
     problems = errors_of(components, settings)
     assert len(problems) == 5
     assert "genai_components.gateway.env.FEATURE_SEARCH: YAML read an unquoted yes/no/on/off/true/false as the " \
-           "boolean true; quote the value you mean, e.g. FEATURE_SEARCH: 'yes'" in problems
+           "boolean true; quote the word you wrote, e.g. FEATURE_SEARCH: 'yes' (or 'on', 'true')" in problems
     assert any(p.startswith("genai_components.gateway.env.CUSTOMER_PREFIX: YAML read an unquoted number as the integer 83")
                for p in problems)
     assert any(p.startswith("genai_components.gateway.env.MODEL_VERSION: YAML read an unquoted number as the float 1.1")
                for p in problems)
-    assert "genai_components.gateway.env.FALLBACK_MODEL: YAML read an empty value or ~ as null; quote it: FALLBACK_MODEL: ''" \
-           in problems
+    assert "genai_components.gateway.env.FALLBACK_MODEL: YAML read an empty value or ~ as null; quote what you mean, " \
+           "e.g. FALLBACK_MODEL: ''" in problems
 
 
 def test_quoted_values_and_empty_args_pass_byte_for_byte():

@@ -1,0 +1,121 @@
+"""Malformed inventories stop at validate, naming the inventory variable, with nothing applied.
+
+Each case (issue 9, cases B, C, D, E, H and the names, probes and cron rules) is one
+group_vars file layered on ``inventories/local`` in its own namespace ``t-schema-<case>``:
+``ansible-playbook site.yml`` must fail, its output must name the variable and say what is
+wrong, and the namespace must not exist afterwards (nothing was applied).
+
+Needs the cluster named by KUBECONFIG (tests/cluster/cluster up).
+"""
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
+if not os.path.exists(ANSIBLE_PLAYBOOK):
+    ANSIBLE_PLAYBOOK = "ansible-playbook"
+KUBECTL = (os.path.join(REPO, ".cluster", "bin", "kubectl")
+           if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl")
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)")
+
+# case id -> (group_vars written as YAML text, so YAML types the values as a user's file would;
+#             strings the failure output must contain)
+CASES = {
+    "b-requests-above-limits": ("""
+        genai_component_overrides:
+          redis:
+            resources: {requests: {cpu: 500m, memory: 256Mi}, limits: {cpu: 200m, memory: 128Mi}}
+        """, ["genai_components.redis.resources: requests.cpu 500m exceeds limits.cpu 200m",
+              "genai_components.redis.resources: requests.memory 256Mi exceeds limits.memory 128Mi"]),
+    "c-host-with-scheme": ("""
+        genai_ingress_overrides:
+          hosts:
+            - {host: "http://api.genai.local", component: gateway}
+        """, ["genai_ingress.hosts[0].host: must be a DNS name", "without scheme, port or path"]),
+    "d-one-path-two-backends": ("""
+        genai_ingress_overrides:
+          mode: single_domain
+          domain: genai.local
+          paths:
+            - {path: /api, component: gateway}
+            - {path: /api, component: frontend}
+        """, ["genai_ingress.paths[1]: genai.local /api (Prefix) already routes to gateway"]),
+    "e-image-with-a-space": ("""
+        genai_image_overrides:
+          redis: {repository: "localhost/genai-stack-test/my redis", tag: "1.0.0"}
+        """, ["genai_image_overrides.redis.repository: not an image repository by the OCI distribution grammar"]),
+    "h-yaml-typed-env": ("""
+        genai_component_overrides:
+          gateway:
+            env:
+              FEATURE_SEARCH: yes
+              TLS_VERIFY: off
+              CUSTOMER_PREFIX: 0123
+              MODEL_VERSION: 1.10
+              FALLBACK_MODEL: ~
+        """, ["genai_components.gateway.env.FEATURE_SEARCH: YAML read an unquoted",
+              "FEATURE_SEARCH: 'yes'",
+              "genai_components.gateway.env.CUSTOMER_PREFIX: YAML read an unquoted number as the integer 83",
+              "genai_components.gateway.env.MODEL_VERSION",
+              "genai_components.gateway.env.FALLBACK_MODEL",
+              "genai_components.gateway.env.TLS_VERIFY"]),
+    "probe-port-and-cron": ("""
+        genai_component_overrides:
+          redis:
+            probes:
+              readiness: {tcp_socket: {port: resp}}
+          cleanup:
+            tier: worker
+            workload: CronJob
+            image: {repository: localhost/genai-stack-test/app, tag: "1.0.0"}
+            schedule: "0 25 * * *"
+            time_zone: Mars/Olympus_Mons
+        """, ["genai_components.redis.probes.readiness.tcp_socket.port: 'resp' names no port",
+              "genai_components.cleanup.schedule: hour field '25': 25 is outside 0-23",
+              "genai_components.cleanup.time_zone: 'Mars/Olympus_Mons' is not in the IANA time zone database"]),
+    "statefulset-name-too-long": ("""
+        genai_component_overrides:
+          a-statefulset-whose-name-is-longer-than-fifty-two-chars:
+            tier: datastores
+            workload: StatefulSet
+            image: {repository: localhost/genai-stack-test/redis, tag: "1.0.0"}
+            ports: [6379]
+        """, ["genai_components.a-statefulset-whose-name-is-longer-than-fifty-two-chars: a StatefulSet name "
+              "must be at most 52 characters"]),
+}
+
+
+def namespace_exists(name):
+    proc = subprocess.run([KUBECTL, "get", "namespace", name, "-o", "name"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    if proc.returncode != 0 and "NotFound" not in proc.stderr:
+        raise AssertionError(f"kubectl get namespace {name}: {proc.stderr.strip()}")
+    return proc.returncode == 0
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_inventory_stops_at_validate(case, tmp_path):
+    group_vars, expected = CASES[case]
+    namespace = ("t-schema-" + case)[:63]
+    overlay = tmp_path / "overlay"
+    (overlay / "group_vars" / "genai_stack").mkdir(parents=True)
+    (overlay / "hosts.yml").write_text("genai_stack: {}\n")
+    (overlay / "group_vars" / "genai_stack" / "malformed.yml").write_text(
+        f"genai_namespace: {namespace}\n" + textwrap.dedent(group_vars))
+    try:
+        proc = subprocess.run(
+            [ANSIBLE_PLAYBOOK, "site.yml", "-i", os.path.join("inventories", "local"), "-i", str(overlay)],
+            cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, f"{case}: site.yml succeeded:\n{output[-4000:]}"
+        for text in expected:
+            assert text in output, f"{case}: {text!r} not in the output:\n{output[-6000:]}"
+        assert not namespace_exists(namespace), f"{case}: namespace {namespace} was created"
+    finally:
+        subprocess.run([KUBECTL, "delete", "namespace", namespace, "--ignore-not-found", "--wait=false"],
+                       capture_output=True, text=True, timeout=120, check=False)
