@@ -5,14 +5,25 @@
 Pure functions over minikube's output (unit-tested on recorded outputs, see
 tests/unit/fixtures/minikube); the module runs the commands with ``run_command``.
 
+Recorded from minikube v1.38.1 (tests/unit/fixtures/minikube/README.md):
+
 - ``minikube status -p P -o json``: one JSON object for one node, a list for several, with
   Name, Host, Kubelet, APIServer, Kubeconfig, Worker. Its exit code is a bitmask: 1 host,
   2 cluster (kubelet or apiserver), 4 kubeconfig not running/configured; so a stopped
   profile exits 7 and still prints JSON. A profile that does not exist exits 85
-  (ExGuestNotFound) with 'Profile "P" not found' (older releases: 'There is no local
-  cluster named "P"').
-- ``minikube addons list -p P -o json``: {"addon": {"Profile": "P", "Status": "enabled"|"disabled"}, ...}.
-- ``minikube profile list -o json``: {"invalid": [...], "valid": [{"Name", "Status", "Config": {...}}]}.
+  (ExGuestNotFound) and prints two CloudEvents lines, the first with the message
+  'Profile "P" not found. Run "minikube profile list" to view all profiles.'.
+- ``minikube addons list -p P -o json``: {"addon": {"Profile": "P", "Status": "enabled"|"disabled"}, ...};
+  without an existing profile every addon maps to {} (so the keys are the addons minikube knows).
+- ``minikube profile list -o json``: {"invalid": [...], "valid": [{"Name", "Status", "Config": {...}}]};
+  a running profile's Status is "OK".
+- ``minikube config defaults kubernetes-version -o json`` and ``... driver -o json``: JSON lists of
+  the Kubernetes versions (newest first) and drivers this minikube supports.
+- Refusals: ``X Exiting due to REASON_ID: message`` on stderr and an exit code per reason
+  (minikube's pkg/minikube/reason/reason.go), e.g. RSRC_INSUFFICIENT_CORES 29,
+  RSRC_INSUFFICIENT_REQ_MEMORY 23, DRV_UNSUPPORTED_OS 56, K8S_OLD_UNSUPPORTED 106, MK_USAGE 14,
+  MK_ADDON_ENABLE 10. In JSON mode the same comes as a CloudEvent of type io.k8s.sigs.minikube.error
+  with data.name = the reason ID and data.exitcode.
 In JSON mode minikube may add CloudEvents lines ({"specversion": "1.0", ...}); they are skipped.
 """
 
@@ -120,9 +131,12 @@ def parse_status(rc, stdout, stderr):
 
 
 def parse_addons(stdout):
-    """``minikube addons list -o json`` -> {addon: enabled}."""
+    """``minikube addons list -o json`` -> {addon: enabled}.
+
+    Every addon minikube knows is a key; without a profile minikube maps each to {} (False here).
+    """
     for doc in _json_documents(stdout):
-        if isinstance(doc, dict) and doc and all(isinstance(v, dict) and "Status" in v for v in doc.values()):
+        if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
             return {name: value.get("Status") == "enabled" for name, value in sorted(doc.items())}
     raise MinikubeError("could not read the output of minikube addons list: {0!r}".format((stdout or "").strip()[-300:]),
                         stdout=stdout)
@@ -136,6 +150,81 @@ def parse_profile(stdout, profile):
                 if isinstance(entry, dict) and entry.get("Name") == profile:
                     return entry.get("Config") or {}
     return {}
+
+
+def parse_list(stdout):
+    """A JSON list of strings in minikube's output (``config defaults ... -o json``); [] when none."""
+    for doc in _json_documents(stdout):
+        if isinstance(doc, list) and all(isinstance(item, str) for item in doc):
+            return doc
+    return []
+
+
+REFUSAL = re.compile(r"Exiting due to ([A-Z][A-Z0-9_]+): ?(.*)")
+
+# Which option a refusal is about, by the prefix of minikube's reason ID (pkg/minikube/reason).
+REASON_OPTIONS = (
+    ("RSRC_INSUFFICIENT_CORES", "cpus"),
+    ("RSRC_", "memory"),  # RSRC_INSUFFICIENT_{REQ,SYS,CONTAINER}_MEMORY; storage has no option here
+    ("DRV_", "driver"),
+    ("PROVIDER_", "driver"),
+    ("K8S_OLD_UNSUPPORTED", "kubernetes_version"),
+    ("K8S_NEW_UNSUPPORTED", "kubernetes_version"),
+    ("K8S_DOWNGRADE_UNSUPPORTED", "kubernetes_version"),
+    ("MK_ADDON_", "addons"),
+    ("SVC_ADDON_", "addons"),
+    ("MK_RESERVED_PROFILE", "profile"),
+    ("MK_USAGE", "extra_args"),
+)
+
+
+def parse_refusal(stdout, stderr):
+    """(reason ID, message) of minikube's refusal in its output, (None, None) when it has none.
+
+    Reads the CloudEvent of type ...error (JSON mode) or the ``Exiting due to ID: message`` line.
+    """
+    for line in (stdout or "").splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and str(doc.get("type", "")).endswith(".error"):
+            data = doc.get("data") or {}
+            if data.get("name"):
+                return data["name"], (data.get("message") or "").strip()
+    for text in (stderr, stdout):
+        match = REFUSAL.search(text or "")
+        if match:
+            return match.group(1), match.group(2).strip()
+    return None, None
+
+
+def refused_option(reason):
+    """The module option a minikube reason ID is about (``cpus`` for RSRC_INSUFFICIENT_CORES), or None."""
+    for prefix, option in REASON_OPTIONS:
+        if reason and reason.startswith(prefix):
+            return option
+    return None
+
+
+def unknown_versions(wanted, known):
+    """[wanted] when the Kubernetes version ``wanted`` is not among ``known`` (minikube's list); else [].
+
+    ``stable`` and ``latest`` are minikube's aliases and always known; the leading v is optional.
+    """
+    if not wanted or wanted in ("stable", "latest") or not known:
+        return []
+    return [] if _version(wanted) in {_version(v) for v in known} else [wanted]
+
+
+def kube_context(kubeconfig, profile):
+    """{kube_context, api_server} of the context named ``profile`` in a parsed kubeconfig ({} if absent)."""
+    contexts = {c.get("name"): c.get("context") or {} for c in (kubeconfig or {}).get("contexts") or []}
+    if profile not in contexts:
+        return {}
+    clusters = {c.get("name"): c.get("cluster") or {} for c in (kubeconfig or {}).get("clusters") or []}
+    server = clusters.get(contexts[profile].get("cluster"), {}).get("server")
+    return {"kube_context": profile, "api_server": server}
 
 
 _MEMORY = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)

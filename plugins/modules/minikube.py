@@ -26,9 +26,13 @@ description:
     profile. Use O(state=absent) then O(state=started) to recreate it.
   - With O(state=stopped), runs C(minikube stop) when the profile is running. With O(state=absent), runs
     C(minikube delete) when the profile exists.
-  - The collection's unit tests run the module against C(minikube) outputs in the shapes minikube prints
-    (taken from its source and documentation), because minikube needs a VM or container driver that the
-    test machines do not have. An end-to-end check needs a host with a real minikube and driver.
+  - Before anything runs, refuses a O(driver), O(kubernetes_version) or addon that this minikube does not
+    know (C(minikube config defaults driver|kubernetes-version -o json), C(minikube addons list -o json)).
+  - "When minikube refuses a command, fails naming the option and minikube's reason, for example
+    C(minikube refused cpus=64: RSRC_INSUFFICIENT_CORES: ...). A refused start of a new profile leaves an
+    invalid profile behind; the module deletes it."
+  - Tested against a real minikube v1.38.1 (docker driver, containerd) and, in unit tests, against the
+    outputs recorded from it.
 options:
   state:
     description:
@@ -48,11 +52,13 @@ options:
     type: str
   cpus:
     description:
-      - Number of CPUs of a new profile (C(--cpus)).
+      - Number of CPUs of a new profile (C(--cpus)). Minikube refuses more than the host has.
+      - Minikube picks one when not set (2 for the docker driver).
     type: int
   memory:
     description:
       - Memory of a new profile in Minikube's notation, for example V(4096mb), V(4g) or V(8192) (C(--memory)).
+      - Minikube picks it from the host's memory when not set.
     type: str
   kubernetes_version:
     description:
@@ -61,9 +67,10 @@ options:
   addons:
     description:
       - Addons that must be enabled when O(state=started). Addons not listed are left as they are.
+      - None by default; V(ingress) and V(metrics-server) pull their images from registries when enabled.
     type: list
     elements: str
-    default: [ingress, metrics-server]
+    default: []
   extra_args:
     description:
       - Further arguments appended to C(minikube start), for example V(--container-runtime=containerd).
@@ -97,13 +104,16 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Start the genai profile with the ingress and metrics-server addons
+- name: Start the genai profile with the ingress and metrics-server addons (needs registry access)
   genai.stack.minikube:
     profile: genai
     driver: docker
-    cpus: 4
-    memory: 8g
-    kubernetes_version: v1.30.0
+    cpus: 2
+    memory: 4g
+    kubernetes_version: v1.34.4
+    addons:
+      - ingress
+      - metrics-server
   register: genai_minikube
 
 - name: Show the cluster address and context
@@ -162,6 +172,16 @@ addons:
   sample:
     ingress: true
     metrics-server: true
+api_server:
+  description: URL of the profile's API server in its kubeconfig context, when the profile is running.
+  returned: when the profile is running and its context is in the kubeconfig
+  type: str
+  sample: https://127.0.0.1:32771
+kubeconfig:
+  description: The kubeconfig file holding the profile's context (E(KUBECONFIG), else C(~/.kube/config)).
+  returned: when the profile is running and its context is in the kubeconfig
+  type: str
+  sample: /home/user/.kube/config
 ip:
   description: IP address of the profile (C(minikube ip)), when it is running. In check mode, when already running.
   returned: when the profile is running
@@ -177,7 +197,13 @@ commands:
     - minikube addons enable ingress -p genai
 """
 
-import shlex  # noqa: E402 - imports follow the documentation in Ansible modules
+import os  # noqa: E402 - imports follow the documentation in Ansible modules
+import shlex  # noqa: E402
+
+try:
+    import yaml  # a dependency of ansible-core, not always of the target's Python
+except ImportError:  # pragma: no cover - then the kubeconfig is not read
+    yaml = None
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
@@ -196,7 +222,7 @@ def argument_spec():
         "cpus": {"type": "int"},
         "memory": {"type": "str"},
         "kubernetes_version": {"type": "str"},
-        "addons": {"type": "list", "elements": "str", "default": ["ingress", "metrics-server"]},
+        "addons": {"type": "list", "elements": "str", "default": []},
         "extra_args": {"type": "list", "elements": "str", "default": []},
         "minikube_path": {"type": "path"},
         "wait_timeout": {"type": "int", "default": 600},
@@ -243,24 +269,113 @@ def read_config(module, desired):
     return minikube_cli.parse_profile(stdout, desired["profile"]) if rc == 0 else {}
 
 
+def read_defaults(module, desired, prop):
+    """What ``minikube config defaults PROP -o json`` lists ([] when this minikube cannot say)."""
+    rc, stdout, dummy = run_minikube(
+        module, [desired["minikube_path"], "config", "defaults", prop, "-o", "json"], check_rc=False)
+    return minikube_cli.parse_list(stdout) if rc == 0 else []
+
+
+def refuse_unknown(module, desired, addons):
+    """Refuse, before anything runs, a driver, Kubernetes version or addon this minikube does not know."""
+    driver = desired.get("driver")
+    if driver:
+        drivers = read_defaults(module, desired, "driver")
+        if drivers and driver not in drivers:
+            raise MinikubeError("minikube refused driver={0}: not a driver minikube supports on this host "
+                                "(it supports: {1})".format(driver, ", ".join(drivers)),
+                                option="driver", reason="DRV_UNSUPPORTED")
+    wanted = desired.get("kubernetes_version")
+    if wanted:
+        versions = read_defaults(module, desired, "kubernetes-version")
+        if minikube_cli.unknown_versions(wanted, versions):
+            raise MinikubeError("minikube refused kubernetes_version={0}: not a Kubernetes version this minikube "
+                                "knows (it knows {1} .. {2}, or stable/latest)".format(wanted, versions[-1], versions[0]),
+                                option="kubernetes_version", reason="K8S_UNKNOWN_VERSION")
+    if desired.get("addons"):
+        known = addons
+        if not known:
+            rc, stdout, dummy = run_minikube(module, [desired["minikube_path"], "addons", "list", "-o", "json"],
+                                             check_rc=False)
+            known = minikube_cli.parse_addons(stdout) if rc == 0 else {}
+        unknown = [a for a in desired["addons"] if known and a not in known]
+        if unknown:
+            raise MinikubeError("minikube refused addons={0}: {1} not an addon minikube knows (it knows: {2})".format(
+                ",".join(desired["addons"]), ", ".join(unknown) + (" is" if len(unknown) == 1 else " are"),
+                ", ".join(sorted(known))), option="addons", reason="MK_ADDON_UNKNOWN")
+
+
+def option_value(desired, option, cmd):
+    if option == "addons" and cmd[1:3] == ["addons", "enable"]:
+        return cmd[3]
+    value = desired.get(option)
+    if isinstance(value, list):
+        return ",".join(value) if option != "extra_args" else " ".join(value)
+    return value
+
+
+def run_change(module, desired, cmd, existed):
+    """Run one mutating command; a refusal fails naming the option, and a refused new profile is deleted."""
+    rc, stdout, stderr = run_minikube(module, cmd, check_rc=False)
+    if rc == 0:
+        return
+    reason, message = minikube_cli.parse_refusal(stdout, stderr)
+    option = minikube_cli.refused_option(reason)
+    detail = "{0}: {1}".format(reason, message) if reason else (stderr or stdout or "").strip()[-800:]
+    if option:
+        msg = "minikube refused {0}={1}: {2} (exit {3})".format(option, option_value(desired, option, cmd), detail, rc)
+    else:
+        msg = "{0} failed (exit {1}): {2}".format(command_line(cmd), rc, detail)
+    cleaned = False
+    if cmd[1] == "start" and not existed:
+        # A refused start leaves an "invalid" profile behind; remove it so a corrected run starts clean.
+        cleaned = run_minikube(module, [desired["minikube_path"], "delete", "-p", desired["profile"]],
+                               check_rc=False)[0] == 0
+        if cleaned:
+            msg += "; the profile it left behind was deleted"
+    raise MinikubeError(msg, cmd=command_line(cmd), rc=rc, reason=reason, option=option, stdout=stdout,
+                        stderr=stderr, cleaned_up=cleaned)
+
+
+def read_kube_context(module, profile):
+    """{kube_context, api_server, kubeconfig} from the kubeconfig minikube writes (KUBECONFIG, else ~/.kube/config)."""
+    if yaml is None:
+        return {}
+    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or \
+        [os.path.join(os.path.expanduser("~"), ".kube", "config")]
+    for path in paths:
+        try:
+            with open(path) as handle:
+                found = minikube_cli.kube_context(yaml.safe_load(handle), profile)
+        except (IOError, OSError, yaml.YAMLError):
+            continue
+        if found:
+            found["kubeconfig"] = path
+            return found
+    return {}
+
+
 def run(module):
     desired = dict(module.params)
     if not desired["minikube_path"]:
         desired["minikube_path"] = module.get_bin_path("minikube", required=True)
     if desired["wait_timeout"] is not None and desired["wait_timeout"] < 0:
-        raise MinikubeError("wait_timeout must not be negative, got {0}".format(desired["wait_timeout"]))
+        raise MinikubeError("wait_timeout must not be negative, got {0}".format(desired["wait_timeout"]),
+                            option="wait_timeout")
 
     status = read_status(module, desired)
     addons = read_addons(module, desired, status)
-    if desired["state"] == "started" and status["exists"]:
-        for warning in minikube_cli.drift(desired, read_config(module, desired)):
-            module.warn(warning)
+    if desired["state"] == "started":
+        refuse_unknown(module, desired, addons)
+        if status["exists"]:
+            for warning in minikube_cli.drift(desired, read_config(module, desired)):
+                module.warn(warning)
 
     commands = minikube_cli.plan(desired, {"status": status, "addons": addons})
     changed = bool(commands)
     if changed and not module.check_mode:
         for cmd in commands:
-            run_minikube(module, cmd)
+            run_change(module, desired, cmd, status["exists"])
         status = read_status(module, desired)
         addons = read_addons(module, desired, status)
 
@@ -282,6 +397,7 @@ def run(module):
     if status["state"] == minikube_cli.RUNNING:
         dummy, stdout, dummy = run_minikube(module, [desired["minikube_path"], "ip", "-p", desired["profile"]])
         result["ip"] = stdout.strip()
+        result.update(read_kube_context(module, desired["profile"]))
     return result
 
 
