@@ -62,3 +62,22 @@ def test_every_reason_constant_is_in_reasons_and_every_reason_has_a_constant():
                 constants[name] = node.value.value
     assert set(constants.values()) == set(hc.REASONS)
     assert len(set(constants.values())) == len(constants)
+
+
+def test_recorded_namespaces_only_produce_listed_reasons():
+    import yaml
+
+    fixtures = os.path.join(os.path.dirname(__file__), "..", "fixtures", "health")
+    seen = set()
+    for name in sorted(os.listdir(fixtures)):
+        with open(os.path.join(fixtures, name)) as handle:
+            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        objects = {k: v for k, v in data.items() if not k.startswith("_") and k != "Event"}
+        for grace in (0, 3600):
+            options = {"pull_grace_period": grace, "stuck_grace_period": grace}
+            report = hc.evaluate(objects, hc.parse_time(data["_recorded_at"]), events=data.get("Event", []), options=options)
+            for comp in report["components"]:
+                seen.update(o["reason"] for o in comp["objects"] if o["reason"])
+                if comp["reason"]:
+                    seen.add(comp["reason"])
+    assert seen and seen <= set(hc.REASONS), seen - set(hc.REASONS)
