@@ -125,7 +125,7 @@ def is_subset(desired, live):
     if desired is None:
         return live is None or live == {} or live == []
     if isinstance(desired, bool) or isinstance(live, bool):
-        return desired == live
+        return isinstance(desired, bool) and isinstance(live, bool) and desired == live
     if desired == live:
         return True
     if isinstance(desired, (int, float, str)) and isinstance(live, (int, float, str)):
@@ -241,9 +241,9 @@ def mask(obj, hide_values=False, reference=None):
             values = result.get(key)
             if not isinstance(values, dict):
                 continue
-            theirs = other.get(key) if isinstance(other.get(key), dict) else None
+            theirs = other.get(key) if isinstance(other.get(key), dict) else {}
             result[key] = {
-                name: HIDDEN if theirs is None or theirs.get(name) == value else HIDDEN_CHANGED
+                name: HIDDEN if theirs.get(name) == value else HIDDEN_CHANGED
                 for name, value in values.items()}
     return result
 
