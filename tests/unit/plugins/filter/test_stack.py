@@ -15,8 +15,8 @@ def genai():
 
 def test_filters_are_registered():
     assert sorted(stack.FilterModule().filters()) == [
-        "access_info", "component_names", "health_checks", "render_secrets", "render_tier",
-        "resolve_secrets", "system_warnings", "validate_system",
+        "access_info", "foreign_objects", "render_secrets", "render_tier", "render_tiers",
+        "resolve_secrets", "validate_system",
     ]
 
 
@@ -47,7 +47,8 @@ def test_every_filter_raises_filter_errors(genai):
         lambda: stack.render_tier(components, "backend", settings, {}),
         lambda: stack.render_secrets(components, settings, {}),
         lambda: stack.resolve_secrets(components, [], settings),
-        lambda: stack.component_names(components, settings),
+        lambda: stack.render_tiers(components, settings, {}),
+        lambda: stack.foreign_objects([], components, settings),
         lambda: stack.access_info(components, settings),
     ):
         with pytest.raises(AnsibleFilterError, match="^genai_components.gateway.tier: "):
@@ -83,24 +84,6 @@ def test_a_tier_without_components_renders_an_empty_list():
     assert stack.render_tier(components, "frontend", settings, {}) == []
 
 
-def test_component_names(genai):
-    assert stack.component_names(*genai, tier="backend") == ["ai-service", "chat-service", "gateway"]
-    assert stack.component_names(*genai)[-1] == "worker"
-    with pytest.raises(AnsibleFilterError):
-        stack.component_names(*genai, tier="databases")
-
-
-def test_health_checks(genai):
-    checks = {c["name"]: c for c in stack.health_checks(*genai)}
-    assert checks["gateway"] == {
-        "name": "gateway", "tier": "backend", "kind": "Deployment", "service": "gateway",
-        "dns": "gateway.genai.svc.cluster.local", "health_path": "/healthz", "health_port": "http",
-        "needs": ["chat-service"],
-    }
-    assert checks["worker"]["service"] == ""
-    assert checks["mysql"]["kind"] == "StatefulSet"
-
-
 def test_access_info_with_ingress(genai):
     assert stack.access_info(*genai) == [
         "https://api.genai.local -> gateway",
@@ -118,7 +101,68 @@ def test_access_info_without_ingress(genai):
     ]
 
 
-def test_system_warnings(genai):
+def _labelled(kind, name, system, component, managed=True):
+    labels = {"app.kubernetes.io/part-of": system, "app.kubernetes.io/name": component}
+    if managed:
+        labels["app.kubernetes.io/managed-by"] = "genai-stack"
+    return {"kind": kind, "metadata": {"name": name, "labels": labels}}
+
+
+def test_render_tiers_in_apply_order_with_their_selectors(genai):
     components, settings = genai
-    settings["image_tag"] = "1.0.0"
-    assert stack.system_warnings(components, settings) == []
+    values = stack.resolve_secrets(components, [], settings)
+    tiers = stack.render_tiers(components, settings, values)
+    assert [t["tier"] for t in tiers] == [
+        "foundation", "datastores", "backend", "worker", "frontend", "ingress", "monitoring"]
+    backend = tiers[2]
+    assert backend["labels"] == {"app.kubernetes.io/part-of": "genai", "app.kubernetes.io/component": "backend"}
+    assert backend["selectors"] == ["app.kubernetes.io/part-of=genai", "app.kubernetes.io/component=backend"]
+    assert backend["manifests"] == stack.render_tier(components, "backend", settings, values)
+    # what a tier's prune selects is exactly what it renders
+    for tier in tiers:
+        for manifest in tier["manifests"]:
+            labels = manifest["metadata"].get("labels", {})
+            assert {k: labels.get(k) for k in tier["labels"]} == tier["labels"], (tier["tier"], manifest["metadata"]["name"])
+    assert not any(m["kind"] == "Secret" for t in tiers for m in t["manifests"])
+
+
+def test_render_tiers_keeps_apply_order_for_a_selection(genai):
+    components, settings = genai
+    assert [t["tier"] for t in stack.render_tiers(components, settings, {}, ["ingress", "foundation"])] == [
+        "foundation", "ingress"]
+    assert [t["tier"] for t in stack.render_tiers(components, settings, {}, "worker")] == ["worker"]
+    with pytest.raises(AnsibleFilterError, match="^tier: must be one of foundation, datastores.*got database$"):
+        stack.render_tiers(components, settings, {}, "database")
+
+
+def test_foreign_objects_names_another_system_under_our_component_names(genai):
+    components, settings = genai
+    existing = {"resources": [
+        _labelled("Secret", "mysql-secrets", "shop", "mysql"),
+        _labelled("PersistentVolumeClaim", "data-mysql-0", "shop", "mysql"),
+        _labelled("Secret", "mysql-secrets", "genai", "mysql"),          # ours
+        _labelled("Secret", "billing-secrets", "billing", "billing"),    # another system, other names
+    ]}
+    assert stack.foreign_objects(existing, components, settings) == [
+        {"kind": "PersistentVolumeClaim", "name": "data-mysql-0", "system": "shop", "component": "mysql"},
+        {"kind": "Secret", "name": "mysql-secrets", "system": "shop", "component": "mysql"},
+    ]
+    assert stack.foreign_objects([existing["resources"][2]], components, settings) == []
+
+
+def test_resolve_secrets_never_reads_another_systems_secret(genai):
+    components, settings = genai
+    theirs = _labelled("Secret", "mysql-secrets", "shop", "mysql")
+    theirs["data"] = {"MYSQL_PASSWORD": base64.b64encode(b"theirs").decode(),
+                      "MYSQL_ROOT_PASSWORD": base64.b64encode(b"theirs").decode()}
+    values = stack.resolve_secrets(components, [theirs], settings)
+    assert values["mysql"]["MYSQL_PASSWORD"] != "theirs"
+    ours = dict(theirs, metadata=dict(theirs["metadata"], labels={"app.kubernetes.io/part-of": "genai"}))
+    assert stack.resolve_secrets(components, [ours], settings)["mysql"]["MYSQL_PASSWORD"] == "theirs"
+
+
+def test_resolve_secrets_redacted_is_deterministic(genai):
+    components, settings = genai
+    first = stack.resolve_secrets(components, [], settings, redact=True)
+    assert first == stack.resolve_secrets(components, [], settings, redact=True)
+    assert first["mysql"] == {"MYSQL_PASSWORD": "REDACTED", "MYSQL_ROOT_PASSWORD": "REDACTED"}
