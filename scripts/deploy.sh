@@ -15,11 +15,27 @@ if [ -n "${KUBECONFIG:-}" ] && [ -f "${KUBECONFIG%%:*}" ] && answers; then
   say "using the cluster of KUBECONFIG=$KUBECONFIG (context $(kubectl config current-context))"
   inventory=${GENAI_INVENTORY:-inventories/genai}
 elif command -v minikube >/dev/null 2>&1; then
-  say "using Minikube"
-  inventory=${GENAI_INVENTORY:-inventories/genai}
-  ansible-playbook playbooks/minikube.yml -i "$inventory"
+  # The profile `genai` (playbooks/minikube.yml, role defaults: 2 CPUs, 4g) with the test
+  # images loaded into it by the role, so nothing is pulled; the stack then goes to its context.
+  profile=${GENAI_MINIKUBE_PROFILE:-genai}
+  say "using Minikube (profile $profile)"
+  inventory=${GENAI_INVENTORY:-inventories/local}
+  "$ROOT/tests/images/images" build >/dev/null
+  archives=${GENAI_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genai-stack}/minikube/deploy-archives
+  mkdir -p "$archives"
+  refs=()
+  for name in app mysql redis qdrant; do
+    [ -s "$archives/$name.tar" ] || "$ROOT/tests/images/images" save "$name" "$archives/$name.tar" >/dev/null
+    refs+=("{\"ref\": \"localhost/genai-stack-test/$name:1.0.0\", \"archive\": \"$archives/$name.tar\"}")
+  done
+  extra='[]'
+  # minikube refuses the docker driver as root (DRV_AS_ROOT) unless told to go on.
+  [ "$(id -u)" = 0 ] && extra='["--force"]'
+  ansible-playbook playbooks/minikube.yml -i "$inventory" -e "{\"minikube_profile\": \"$profile\",
+    \"minikube_manage_hosts\": false, \"minikube_extra_args\": $extra,
+    \"minikube_image_archives\": [$(IFS=,; echo "${refs[*]}")]}"
   export KUBECONFIG=${KUBECONFIG:-$HOME/.kube/config}
-  kubectl config use-context genai >/dev/null
+  export K8S_AUTH_CONTEXT=$profile
 else
   say "no cluster given: bringing up the local test cluster (tests/cluster; the first run builds it from source)"
   "$ROOT/tests/cluster/cluster" up
