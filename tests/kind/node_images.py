@@ -137,6 +137,13 @@ class Layer:
         info.type, info.linkname, info.mode, info.mtime = tarfile.SYMTYPE, target, 0o777, FIXED_MTIME
         self.tar.addfile(info)
 
+    def add_dir(self, path, mode=0o755):
+        self._dir(path)
+        info = tarfile.TarInfo(path)
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, FIXED_MTIME
+        self.tar.addfile(info)
+        self.dirs.add(path)
+
     def bytes(self):
         self.tar.close()
         return self.buf.getvalue()
@@ -205,6 +212,9 @@ def build_layer(name, spec, bin_dir, rootfs):
             layer.add_bytes("usr/sbin/iptables-wrapper", fh.read())
         for link in IPTABLES_LINKS:
             layer.add_symlink("usr/sbin/" + link, "iptables-wrapper")
+        # iptables takes its lock in /run (kubeadm's DaemonSet mounts /run/xtables.lock there).
+        layer.add_dir("run")
+        layer.add_dir("tmp", 0o1777)
     return layer.bytes()
 
 
