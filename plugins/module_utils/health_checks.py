@@ -920,8 +920,8 @@ def hpa_findings(hpa, workloads, now=None, options=None, metrics_api=None):
         return [], warnings
     since = parse_time(active.get("lastTransitionTime")) if active.get("status") == "False" else None
     since = max(since or 0, created_at(hpa) or 0) or None
-    message = "HPA {0} has no current metric{1}".format(name, " ({0})".format(short(active.get("message"), 200))
-                                                         if active.get("message") else "")
+    detail = " ({0})".format(short(active.get("message"), 200)) if active.get("message") else ""
+    message = "HPA {0} has no current metric{1}".format(name, detail)
     if metrics_api and since is not None and now - since >= opts["metrics_grace_period"]:
         return [Finding("HorizontalPodAutoscaler", name, METRICS_UNAVAILABLE, message, since=since)], warnings
     return [], warnings + [Finding("HorizontalPodAutoscaler", name, METRICS_UNAVAILABLE, message, since=since)]

@@ -126,8 +126,8 @@ def test_statefulset_failed_create_that_is_history_is_ignored(sts, first, last):
 def test_job_failed_create_event():
     job = {"kind": "Job", "metadata": {"name": "migrate", "labels": labels("migrate"), "creationTimestamp": stamp(30)},
            "spec": {"completions": 1}, "status": {}}
-    findings = hc.job_findings(job, [event("Job", "migrate", "FailedCreate", 'Error creating: pods "m" is forbidden: '
-                                              'violates PodSecurity "restricted:latest"', first=10)], NOW, OPTS)
+    refused = 'Error creating: pods "m" is forbidden: violates PodSecurity "restricted:latest"'
+    findings = hc.job_findings(job, [event("Job", "migrate", "FailedCreate", refused, first=10)], NOW, OPTS)
     assert (findings[0].reason, findings[0].terminal) == (hc.FAILED_CREATE, True)
 
 

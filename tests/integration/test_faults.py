@@ -1,0 +1,221 @@
+"""genai.stack.health fails fast, naming the fault, on the real cluster (issue 9 cases F, G, M).
+
+Each test creates its own namespace t-health-<case>-<random>, applies a few small manifests
+with kubectl (no role involved), runs the module as `ansible localhost -m genai.stack.health`
+from the clone (so its action plugin runs the wait in the controller) and measures how long
+the module took to name the fault. The namespace is deleted afterwards.
+
+Needs the test images localhost/genai-stack-test/{app,redis}:1.0.0 imported into the
+cluster's containerd (tests/images).
+"""
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(REPO, ".venv", "bin")
+ANSIBLE = os.path.join(BIN, "ansible") if os.path.exists(os.path.join(BIN, "ansible")) else "ansible"
+KUBECTL = os.environ.get("KUBECTL") or (
+    os.path.join(REPO, ".cluster", "bin", "kubectl")
+    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
+)
+APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
+REDIS_IMAGE = "localhost/genai-stack-test/redis:1.0.0"
+SYSTEM = "faults"
+RESTRICTED = {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
+              "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def kubectl(*args, input_text=None, check=True, timeout=120):
+    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
+    return proc
+
+
+def apply(namespace, *objects):
+    kubectl("-n", namespace, "apply", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+
+def health(namespace, **args):
+    """Run the module ad hoc; returns (failed, result, seconds the command took)."""
+    args = dict(namespace=namespace, **args)
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    start = time.monotonic()
+    proc = subprocess.run([ANSIBLE, "localhost", "-m", "genai.stack.health", "-a", json.dumps(args)],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
+    took = time.monotonic() - start
+    # progress lines come before the JSON document
+    text = proc.stdout[proc.stdout.find("\n{") + 1:] if not proc.stdout.startswith("{") else proc.stdout
+    try:
+        out = json.loads(text)
+    except ValueError as exc:
+        raise AssertionError("no JSON from ansible (rc {0}): {1} {2}".format(proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])) from exc
+    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return bool(result.get("failed")), result, took
+
+
+def labels(name):
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "faults",
+            "app.kubernetes.io/part-of": SYSTEM, "app.kubernetes.io/instance": SYSTEM}
+
+
+def pod_spec(image, security=None, command=None, volumes=None, mounts=None, probe=None):
+    container = {"name": "main", "image": image, "imagePullPolicy": "IfNotPresent"}
+    if command:
+        container["command"] = command
+    if security:
+        container["securityContext"] = security
+    if mounts:
+        container["volumeMounts"] = mounts
+    if probe:
+        container["readinessProbe"] = probe
+    spec = {"containers": [container], "terminationGracePeriodSeconds": 1}
+    if volumes:
+        spec["volumes"] = volumes
+    return spec
+
+
+def statefulset(name, image=REDIS_IMAGE, storage_class=None, security=None):
+    spec = {"replicas": 1, "serviceName": name, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": labels(name)}, "spec": pod_spec(image, security)}}
+    if storage_class:
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data", "labels": labels(name)}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+            "resources": {"requests": {"storage": "10Mi"}}}}]
+        spec["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "labels": labels(name)}, "spec": spec}
+
+
+def deployment(name, image=APP_IMAGE, **pod):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels(name)},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                     "template": {"metadata": {"labels": labels(name)}, "spec": pod_spec(image, **pod)}}}
+
+
+@pytest.fixture
+def namespace(request):
+    name = "t-health-{0}-{1}".format(request.node.name.split("_")[1][:8].lower(), uuid.uuid4().hex[:6])
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def restrict(namespace):
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted", "--overwrite")
+
+
+def component(result, name):
+    return {c["name"]: c for c in result["components"]}[name]
+
+
+def test_f_missing_storage_class_is_named_within_60s(namespace):
+    apply(namespace, statefulset("redis", storage_class="does-not-exist"))
+    failed, result, took = health(namespace, components=["redis"], wait_timeout=180)
+    redis = component(result, "redis")
+    assert failed and result["terminal"] is True, result.get("msg")
+    assert redis["reason"] == "ProvisioningFailed", redis
+    assert 'storageclass.storage.k8s.io "does-not-exist" not found' in redis["message"]
+    assert "redis: ProvisioningFailed" in result["msg"]
+    assert took < 60, took
+
+
+def test_g_pod_security_refusing_a_root_redis_is_named_within_30s(namespace):
+    restrict(namespace)
+    apply(namespace, statefulset("redis"))
+    failed, result, took = health(namespace, components=["redis"], wait_timeout=180)
+    redis = component(result, "redis")
+    assert failed and result["terminal"] is True, result.get("msg")
+    assert redis["reason"] == "FailedCreate", redis
+    assert "violates PodSecurity" in redis["message"] and "restricted" in redis["message"]
+    assert took < 30, took
+
+
+def test_m_bad_tag_on_a_running_statefulset_is_named_within_30s(namespace):
+    apply(namespace, statefulset("redis"))
+    failed, result, took = health(namespace, components=["redis"], wait_timeout=180)
+    assert not failed, result.get("msg")
+    apply(namespace, statefulset("redis", image="localhost/genai-stack-test/redis:9.9.9-absent"))
+    failed, result, took = health(namespace, components=["redis"], wait_timeout=180)
+    redis = component(result, "redis")
+    assert failed and result["terminal"] is True, result.get("msg")
+    assert redis["reason"] in ("ErrImagePull", "ImagePullBackOff"), redis
+    assert "9.9.9-absent" in redis["message"]
+    assert took < 30, took
+
+
+def test_stale_failed_create_of_an_old_replicaset_does_not_trip(namespace):
+    restrict(namespace)
+    apply(namespace, deployment("api"))  # refused: no securityContext
+    failed, result, took = health(namespace, components=["api"], wait_timeout=60)
+    api = component(result, "api")
+    assert failed and result["terminal"] and api["reason"] == "FailedCreate", api
+    old = json.loads(kubectl("-n", namespace, "get", "replicasets", "-o", "json").stdout)["items"]
+    assert len(old) == 1
+    apply(namespace, deployment("api", security=RESTRICTED))
+    failed, result, took = health(namespace, components=["api"], wait_timeout=120)
+    assert not failed, result.get("msg")
+    assert result["healthy"] is True
+    # the old ReplicaSet's refusals are still there to be misread
+    events = json.loads(kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    assert any(e["reason"] == "FailedCreate" and e["involvedObject"]["name"] == old[0]["metadata"]["name"] for e in events)
+
+
+def test_missing_secret_volume_is_named_after_the_grace(namespace):
+    apply(namespace, deployment("api", volumes=[{"name": "creds", "secret": {"secretName": "absent-creds"}}],
+                                mounts=[{"name": "creds", "mountPath": "/creds"}]))
+    failed, result, took = health(namespace, components=["api"], wait_timeout=180, stuck_grace_period=10)
+    api = component(result, "api")
+    assert failed and result["terminal"] is True, result.get("msg")
+    assert api["reason"] == "FailedMount" and 'secret "absent-creds" not found' in api["message"], api
+    assert took < 60, took
+
+
+def test_an_object_held_by_a_finalizer_is_named(namespace):
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "api-data", "labels": labels("api"), "finalizers": ["genai.stack/test-hold"]},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Mi"}}}}
+    apply(namespace, deployment("api"), claim)
+    kubectl("-n", namespace, "delete", "pvc", "api-data", "--wait=false")
+    try:
+        failed, result, took = health(namespace, components=["api"], wait_timeout=120, stuck_grace_period=5)
+        api = component(result, "api")
+        assert failed and result["terminal"] is True, result.get("msg")
+        assert api["reason"] == "being deleted" and "genai.stack/test-hold" in api["message"], api
+        assert took < 30, took
+    finally:
+        kubectl("-n", namespace, "patch", "pvc", "api-data", "--type=merge", "-p", '{"metadata":{"finalizers":null}}', check=False)
+
+
+def test_missing_tls_secret_is_named(namespace):
+    site = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site", "labels": labels("site")},
+            "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["site.faults.test"], "secretName": "site-absent-tls"}],
+                     "rules": [{"host": "site.faults.test", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                         "service": {"name": "site", "port": {"number": 80}}}}]}}]}}
+    apply(namespace, site)
+    failed, result, took = health(namespace, components=["site"], wait=False)
+    problems = component(result, "site")["problems"]
+    assert failed and any(p.startswith("TLS Secret missing (TLS Secret site-absent-tls does not exist") for p in problems), problems
+
+
+def test_progress_is_printed_while_one_call_waits(namespace):
+    probe = {"exec": {"command": ["false"]}, "periodSeconds": 1}
+    apply(namespace, deployment("slow", command=["sleep", "3600"], probe=probe))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="default")
+    args = {"namespace": namespace, "components": ["slow"], "wait_timeout": 12, "progress_interval": 3}
+    proc = subprocess.run([ANSIBLE, "localhost", "-m", "genai.stack.health", "-a", json.dumps(args)],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=120, check=False)
+    lines = [line for line in proc.stdout.splitlines() if "] ready: " in line]
+    assert proc.returncode != 0
+    assert len(lines) >= 2, proc.stdout[-3000:]
+    assert "not ready: slow (" in lines[-1], lines
+    assert "FAILED - RETRYING" not in proc.stdout
