@@ -4,8 +4,9 @@ Docker 20.10 gives a ``--privileged`` container every capability the kernel know
 asks for negative ``oom_score_adj`` values when told to. A process can only grant
 capabilities that are in its own bounding set, and can only lower ``oom_score_adj`` below
 its own value with CAP_SYS_RESOURCE, so runc fails ("operation not permitted", "failed to
-update /proc/self/oom_score_adj"). Before ``runc create`` or ``runc run``, this wrapper
-edits the bundle's OCI ``config.json``:
+update /proc/self/oom_score_adj"). Before ``runc create`` or ``runc run`` this wrapper
+edits the bundle's OCI ``config.json``, and before ``runc exec --process FILE`` (``docker
+exec``) that process file:
 
 - removes from every capability set (bounding, effective, inheritable, permitted,
   ambient) each capability outside this process's bounding set (``CapBnd`` in
@@ -55,8 +56,13 @@ def clamp_spec(spec, held, oom_floor):
     ``held``: capability names the runtime may grant; ``oom_floor``: the lowest
     ``oom_score_adj`` it may set. Unknown capability names are left alone.
     """
+    return clamp_process(spec.get("process") or {}, held, oom_floor)
+
+
+def clamp_process(process, held, oom_floor):
+    """Edit an OCI ``process`` object (dict; also the file of ``runc exec --process``) in place;
+    return the list of changes made. Same rules as clamp_spec."""
     changes = []
-    process = spec.get("process") or {}
     caps = process.get("capabilities") or {}
     known = set(CAP_NAMES)
     for name in CAP_SETS:
@@ -101,26 +107,41 @@ def command_of(args):
     return None
 
 
-def clamp_bundle(bundle):
-    path = os.path.join(bundle, "config.json")
+def process_file_of(args):
+    """The file of ``runc exec --process FILE`` (``-p``), or None."""
+    for i, arg in enumerate(args):
+        if arg in ("--process", "-p") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--process="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def clamp_file(path, clamp):
+    """Apply clamp(obj, held, floor) to the JSON file at path; rewrite it only when changed."""
     with open(path) as fh:
-        spec = json.load(fh)
+        obj = json.load(fh)
     with open("/proc/self/status") as fh:
         held = held_capabilities(fh.read())
     with open("/proc/self/oom_score_adj") as fh:
         floor = int(fh.read().strip())
-    if clamp_spec(spec, held, floor):
+    if clamp(obj, held, floor):
         with open(path + ".tmp", "w") as fh:
-            json.dump(spec, fh)
+            json.dump(obj, fh)
         os.replace(path + ".tmp", path)
 
 
 def main():
     args = sys.argv[1:]
-    if command_of(args) in ("create", "run"):
-        bundle = bundle_of(args) or os.getcwd()
-        if os.path.exists(os.path.join(bundle, "config.json")):
-            clamp_bundle(bundle)
+    command = command_of(args)
+    if command in ("create", "run"):
+        path = os.path.join(bundle_of(args) or os.getcwd(), "config.json")
+        if os.path.exists(path):
+            clamp_file(path, clamp_spec)
+    elif command == "exec":
+        path = process_file_of(args)
+        if path and os.path.exists(path):
+            clamp_file(path, clamp_process)
     os.execv(RUNC, [RUNC] + args)
 
 

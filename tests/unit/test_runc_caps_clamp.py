@@ -110,3 +110,22 @@ def test_wrapper_edits_the_bundle_then_runs_the_real_runc(tmp_path):
     with open("/proc/self/status") as fh:
         held = clamp.held_capabilities(fh.read())
     assert set(spec["process"]["capabilities"]["bounding"]) == held
+
+
+def test_exec_process_file_is_clamped_too(tmp_path):
+    """`docker exec` runs `runc exec --process FILE`: the capabilities there are clamped as well."""
+    process = privileged_spec(oom=-5)["process"]
+    pfile = tmp_path / "process.json"
+    pfile.write_text(json.dumps(process))
+    fake_runc = tmp_path / "runc"
+    fake_runc.write_text("#!/bin/sh\nexit 0\n")
+    fake_runc.chmod(0o755)
+    env = dict(os.environ, GENAI_REAL_RUNC=str(fake_runc))
+    args = ["--root", "/run/r", "exec", "--process", str(pfile), "--detach", "ctr-1"]
+    assert clamp.process_file_of(args) == str(pfile)
+    subprocess.run([sys.executable, WRAPPER] + args, env=env, check=True)
+    edited = json.loads(pfile.read_text())
+    with open("/proc/self/status") as fh:
+        held = clamp.held_capabilities(fh.read())
+    for name in clamp.CAP_SETS:
+        assert set(edited["capabilities"][name]) == held
