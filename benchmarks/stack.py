@@ -200,7 +200,7 @@ def kubectl_tiers(files, namespace):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-i", "--inventory", default="inventories/local")
     parser.add_argument("--namespace", default="bench-genai", help="namespace to deploy into (deleted first)")
     parser.add_argument("--system", default="genai", help="genai_system of the inventory (part-of label)")

@@ -43,8 +43,7 @@ class ActionModule(ActionBase):
             entry = self._templar.template(entry)
             if isinstance(entry, dict):
                 environment.update(entry)
-        return {str(k): str(v) for k, v in environment.items()
-                    if str(k).startswith(ENVIRONMENT_PREFIXES)}
+        return {str(k): str(v) for k, v in environment.items() if str(k).startswith(ENVIRONMENT_PREFIXES)}
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

@@ -680,8 +680,8 @@ class Applier(object):
         hide = self.params.get("hide_values")
         self.diffs.append({
             "before_header": "{0} (live)".format(_header(item.kind, item.namespace, item.name)),
-            "after_header": "{0} ({1})".format(_header(item.kind, item.namespace, item.name),
-                                              "dry run" if self.dry_run else "applied"),
+            "after_header": "{0} ({1})".format(
+                _header(item.kind, item.namespace, item.name), "dry run" if self.dry_run else "applied"),
             "before": objects.mask(before, hide, reference=after) or {},
             "after": objects.mask(after, hide, reference=before) or {},
         })
