@@ -54,6 +54,8 @@ STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrIma
 FALLBACK_NAMESPACE = "default"
 DELETE_WAIT_SECONDS = 60
 STATUS_WAIT_SECONDS = 10
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 
@@ -125,12 +127,14 @@ class Applier(object):
         self.diffs = []
         self.refusals = []
         self.replaced_pods = []
+        self.last_warnings = []
 
     # ---------------------------------------------------------------------------------------
     # requests
 
     def _call(self, method, path, query=None, body=None, content_type=None):
         status, answer, warnings = self.api.call(method, path, query=query, body=body, content_type=content_type)
+        self.last_warnings = warnings
         for warning in warnings:
             if warning not in self.warnings:
                 self.warnings.append(warning)
@@ -315,6 +319,8 @@ class Applier(object):
         status, answer = self._apply(item, dry_body, dry_run=True, namespace=namespace)
         if status in (200, 201):
             item.dry = answer
+            if self._pod_security_refuses(item, items):
+                return
         elif status == 422 and item.live is not None and namespace is None:
             self._immutable(item, answer)
             if item.action is None:
@@ -332,6 +338,38 @@ class Applier(object):
                 item.action = "configured"
         if item.kind == "PersistentVolumeClaim" and item.live is not None and item.action == "configured":
             self._pvc_growth(item)
+
+    def _enforced_level(self, namespace, items):
+        for other in items:
+            if other.kind == "Namespace" and other.name == namespace:
+                return ((other.desired.get("metadata") or {}).get("labels") or {}).get(PSA_ENFORCE)
+        live = self._get("/api/v1/namespaces/" + quote_path(namespace)) if namespace else None
+        return (((live or {}).get("metadata") or {}).get("labels") or {}).get(PSA_ENFORCE)
+
+    def _pod_security_refuses(self, item, items):
+        """A workload whose pods PodSecurity would refuse at creation is refused now.
+
+        The API server only warns about workload objects ("would violate PodSecurity" at the
+        namespace's warn level); the pods themselves are refused later, with nothing but a
+        FailedCreate event. When the warning's level is the namespace's enforce level, the
+        pods will be refused, so the preflight says so.
+        """
+        if item.kind not in POD_TEMPLATE_KINDS:
+            return False
+        for warning in self.last_warnings:
+            if "would violate PodSecurity" not in warning:
+                continue
+            enforced = self._enforced_level(item.namespace, items)
+            if not enforced or enforced == "privileged" or '"{0}:'.format(enforced) not in warning:
+                continue
+            self.refusals.append(_refusal(
+                item, "spec.template.spec", "forbidden by PodSecurity",
+                "{0}: {1} {2}: its pods would be refused by PodSecurity {3} of namespace {4}: {5}".format(
+                    item.component, item.kind, item.name, enforced, item.namespace, warning),
+                "set the component's security_context (run_as_non_root, a non-root run_as_user) so that its pods "
+                "meet the {0} level, or lower genai_pod_security_level for this namespace".format(enforced)))
+            return True
+        return False
 
     def _immutable(self, item, answer):
         changes = objects.immutable_changes(item.kind, item.desired, item.live)

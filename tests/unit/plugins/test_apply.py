@@ -45,6 +45,7 @@ class FakeServer(object):
         self.objects = {}
         self.version = 100
         self.requests = []
+        self.warnings = {}
         for namespace in namespaces:
             self.objects["/api/v1/namespaces/" + namespace] = {
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "resourceVersion": "1"}}
@@ -105,7 +106,7 @@ class FakeServer(object):
                     self.version += 1
                     stored["metadata"]["resourceVersion"] = str(self.version)
                 self.objects[path] = stored
-            return (201 if live is None else 200), copy.deepcopy(stored), []
+            return (201 if live is None else 200), copy.deepcopy(stored), list(self.warnings.get(path, []))
         if method == "PATCH":
             live = self.objects[path]
             if not dry:
@@ -372,6 +373,28 @@ def test_rollback_restores_the_statefulset_template_of_the_recorded_revision():
     result = run(server, state="rollback", revisions=revisions)
     assert actions(result) == {("StatefulSet", "redis"): "rolled_back"}
     assert ("PATCH", path) in server.writes()
+
+
+@pytest.mark.parametrize("enforce, refused", [("restricted", True), ("baseline", False), (None, False)])
+def test_pod_security_warning_at_the_enforced_level_is_a_refusal(enforce, refused):
+    # case G: PodSecurity only warns about a workload; its pods are refused later
+    server = FakeServer()
+    if enforce:
+        server.objects["/api/v1/namespaces/shop"]["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": enforce}
+    server.warnings["/apis/apps/v1/namespaces/shop/deployments/web"] = [
+        'would violate PodSecurity "restricted:latest": runAsNonRoot != true (pod or container "web" must set '
+        'securityContext.runAsNonRoot=true)']
+    if refused:
+        with pytest.raises(GenaiStackError) as err:
+            run(server, definitions=[deployment()])
+        refusal = err.value.details["refusals"][0]
+        assert (refusal["component"], refusal["reason"]) == ("web", "forbidden by PodSecurity")
+        assert "runAsNonRoot" in refusal["message"] and "security_context" in refusal["remedy"]
+        assert server.writes() == []
+    else:
+        result = run(server, definitions=[deployment()])
+        assert actions(result) == {("Deployment", "web"): "created"}
+        assert "runAsNonRoot" in result["api_warnings"][0]
 
 
 def test_refusal_message_names_component_field_and_remedy():
