@@ -161,3 +161,8 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 	software.sslmate.com/src/go-pkcs12 v0.7.2 // indirect
 )
+
+// kube-router v2.1.0's docker client (github.com/docker/docker v25) needs sockets.DialPipe,
+// which go-connections v0.7.0 (selected for prometheus) no longer has. Nothing else built
+// here imports go-connections.
+replace github.com/docker/go-connections => github.com/docker/go-connections v0.5.0
