@@ -144,11 +144,12 @@ REASONS = OrderedDict((
     (CRONJOB_SCHEDULED_RUN_FAILED, ("warning only", "a pod of a scheduled run has a terminal failure")),
     (POD_FAILED, ("never", "pod phase Failed (Evicted, node shutdown); its controller replaces it")),
     (UNSCHEDULABLE, ("after `stuck_grace_period`", "PodScheduled=False (insufficient resources, taints, affinity); not when only an unbound PVC holds it")),
-    (IMAGE_PULL_BACKOFF, ("at once when the registry says the image does not exist or access is denied, "
-                          "else after `pull_grace_period` from the first failed pull", "the image cannot be pulled")),
+    (IMAGE_PULL_BACKOFF, ("at once when the registry says the image does not exist or access is denied, else when "
+                          "the kubelet's retry failed too or after `pull_grace_period` from the first failed pull",
+                          "the image cannot be pulled")),
     (ERR_IMAGE_PULL, ("as ImagePullBackOff", "the image cannot be pulled")),
     (ERR_IMAGE_NEVER_PULL, ("at once", "imagePullPolicy Never and the image is not on the node")),
-    (REGISTRY_UNAVAILABLE, ("after `pull_grace_period`", "the registry does not answer")),
+    (REGISTRY_UNAVAILABLE, ("as ImagePullBackOff, never at once", "the registry does not answer")),
     (SIGNATURE_VALIDATION_FAILED, ("at once", "the image signature is refused")),
     (INVALID_IMAGE_NAME, ("at once", "the image reference is not valid")),
     (CREATE_CONTAINER_CONFIG_ERROR, ("after `stuck_grace_period`", "a Secret/ConfigMap key the container needs is missing")),
@@ -196,6 +197,7 @@ STUCK_CREATING_EVENTS = (FAILED_MOUNT, FAILED_ATTACH_VOLUME, FAILED_CREATE_POD_S
 # or access is refused), as containerd and CRI-O report them.
 DEFINITIVE_PULL_WORDS = ("not found", "manifest unknown", "does not exist", "unauthorized", "denied",
                          "no such host", "invalid reference format", "name unknown")
+PULL_ATTEMPTS = 2  # failed pulls of one pod (the first and the kubelet's retry after back-off)
 RECENT_CRASH_SECONDS = 30
 
 DEFAULT_OPTIONS = {
@@ -630,18 +632,23 @@ def _crash_finding(pod, cs, where, terminated, pod_events, options):
 
 def _pull_finding(pod, where, reason, message, pod_events, created, now, options):
     """Image pull errors: terminal at once when the registry's answer is definitive (no such
-    image or tag, access denied), else once failed pulls last ``pull_grace_period``, counted
-    from the first failed pull (not from the pod's creation: a slow first pull of a large
-    image must not make a transient error terminal at once)."""
+    image or tag, access denied); else once the kubelet's retry after its back-off failed too
+    (PULL_ATTEMPTS failed pulls, about 10 s apart), or once failed pulls last
+    ``pull_grace_period``, counted from the first failed pull (not from the pod's creation: a
+    slow first pull of a large image must not make a transient error terminal at once)."""
     pod_name = name_of(pod)
     pulls = [e for e in pod_events if e.get("reason") == "Failed" and "pull" in (e.get("message") or "").lower()]
-    words = (message + " " + (pulls[-1].get("message") or "" if pulls else "")).lower()
+    words = (message + " " + " ".join(e.get("message") or "" for e in pulls[-3:])).lower()
     since = min([event_first(e) or now for e in pulls]) if pulls else created
     definitive = reason != REGISTRY_UNAVAILABLE and any(w in words for w in DEFINITIVE_PULL_WORDS)
-    terminal = definitive or (since is not None and now - since >= options["pull_grace_period"])
+    attempts = sum(int(e.get("count") or (e.get("series") or {}).get("count") or 1) for e in pulls
+                   if (e.get("message") or "").startswith("Failed to pull image"))
+    terminal = (definitive or attempts >= PULL_ATTEMPTS
+                or (since is not None and now - since >= options["pull_grace_period"]))
     text = short(message)
-    if pulls and (not message.strip() or "Back-off" in message):
-        text = short(pulls[-1].get("message"))  # the registry's answer, not "Back-off pulling image"
+    answers = [e for e in pulls if (e.get("message") or "").startswith("Failed to pull image")] or pulls
+    if answers and (not message.strip() or "Back-off" in message):
+        text = short(answers[-1].get("message"))  # the registry's answer, not "Back-off pulling image"
     return Finding("Pod", pod_name, reason, "pod {0} {1}: {2}".format(pod_name, where, text), terminal=terminal, since=since)
 
 

@@ -37,7 +37,7 @@ description:
     an image the registry says does not exist, V(InvalidImageName), V(ErrImageNeverPull), waiting
     reasons ending in C(Error), V(Unschedulable), V(FailedMount) or V(FailedCreatePodSandBox) lasting
     longer than O(stuck_grace_period), other image pull errors lasting longer than
-    O(pull_grace_period), V(CrashLoopBackOff) with at least O(crash_loop_restarts) restarts the
+    O(pull_grace_period) or failing again on the kubelet's retry, V(CrashLoopBackOff) with at least O(crash_loop_restarts) restarts the
     container caused itself, V(ProgressDeadlineExceeded) of the observed generation, a failed Job,
     a Lost claim, an object being deleted past O(stuck_grace_period), a component named in
     O(components) with no object.
@@ -113,7 +113,8 @@ options:
       - Seconds, counted from the first failed pull of a pod, during which image pull errors
         (V(ImagePullBackOff), V(ErrImagePull), V(RegistryUnavailable)) are still waited for; after it
         they are terminal. An answer that says the image or tag does not exist, or that access is
-        denied, is terminal at once.
+        denied, is terminal at once, and so is a second failed pull (the kubelet's retry after its
+        back-off, about 10 seconds after the first).
     type: int
     default: 60
   stuck_grace_period:

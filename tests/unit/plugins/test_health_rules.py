@@ -205,7 +205,7 @@ REFUSED = ('Failed to pull image "registry.example:5000/app:1": failed to do req
     ({"reason": "ErrImagePull", "message": NOT_FOUND}, [], True),  # definitive: at once
     ({"reason": "ImagePullBackOff", "message": 'Back-off pulling image "x"'}, [(4, NOT_FOUND)], True),
     ({"reason": "ErrImagePull", "message": REFUSED}, [(10, REFUSED)], False),
-    ({"reason": "ImagePullBackOff", "message": 'Back-off pulling image "x"'}, [(70, REFUSED), (5, REFUSED)], True),
+    ({"reason": "ImagePullBackOff", "message": 'Back-off pulling image "x"'}, [(70, "Error: ErrImagePull")], True),
 ])
 def test_image_pull_errors(waiting, pulls, terminal):
     events = [event("Pod", "api-0", "Failed", text, first=ago, uid="p-1", type_="Warning") for ago, text in pulls]
@@ -213,6 +213,13 @@ def test_image_pull_errors(waiting, pulls, terminal):
     assert finding.terminal is terminal
     if pulls:
         assert finding.message.endswith(pulls[-1][1][:200])
+
+
+def test_a_second_failed_pull_is_terminal():
+    """The kubelet retries about 10 s after the first failure; failing again ends the wait."""
+    retried = event("Pod", "api-0", "Failed", REFUSED, first=12, last=1, uid="p-1")
+    retried["count"] = 2
+    assert one(pod(waiting={"reason": "ErrImagePull", "message": REFUSED}, created=600), [retried]).terminal is True
 
 
 def test_image_pull_grace_counts_from_the_first_failed_pull_not_the_pod_age():
