@@ -29,7 +29,6 @@ MODULE = "genai.stack.health"
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _requires_connection = False
 
     def _runs_locally(self):
         return getattr(self._connection, "transport", None) == "local" or self._play_context.connection in (
