@@ -2,18 +2,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The data model of a genai.stack system.
 
-A system is a dict ``component name -> component record`` (``genai_components``). This module
-normalises every record (fills defaults, converts types), validates it with errors that name
-the variable path, derives what is never typed twice (Service DNS names, URLs and DSNs, the
-``needs`` graph and its topological order) and resolves the values of Secrets.
+A system is a dict ``component name -> component record`` (``genai_components``). ``System``
+checks it against the one schema (module_utils/schema.py: every field, every problem at once),
+normalises every record (defaults, types), checks what relates components to each other
+(refs, needs, wait_for, secrets, ingress backends, dependency cycles), derives what is never
+typed twice (Service DNS names, URLs and DSNs, ``expose``, the ``needs`` graph and its
+topological order) and resolves the values of Secrets.
 
-Pure standard library, no Ansible import: the filter plugin turns ``SystemDefinitionError``
-into ``AnsibleFilterError``.
+Every problem raises ``SystemDefinitionError`` (a ``GenaiStackError``, the collection's one
+exception root) listing each problem as "<variable path>: <message>". No Ansible import: the
+filter plugin turns it into ``AnsibleFilterError``.
 """
 
 import base64
 import copy
-import re
 import secrets as _secrets
 import string
 
@@ -23,38 +25,10 @@ from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiSta
 COMPONENT_TIERS = schema.TIERS
 TIERS = COMPONENT_TIERS  # the tiers a component can be in; render.TIERS is the whole order
 APP_TIERS = ("backend", "worker", "frontend")
-WORKLOADS = ("Deployment", "StatefulSet", "CronJob")
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-ANTI_AFFINITY = ("none", "preferred", "required")
-PROBE_KINDS = ("readiness", "liveness", "startup")
-PROBE_HANDLERS = ("http_get", "exec", "tcp_socket", "grpc")
-REF_PARTS = ("url", "host", "port", "hostport")
-INGRESS_MODES = ("hosts", "single_domain")
-TLS_MODES = ("cert_manager", "self_signed", "secret", "none")
-POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
-CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
-PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 DEFAULT_WAIT_IMAGE = "busybox:1.36"
 DEFAULT_GENERATED_LENGTH = 24
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
-
-DNS_LABEL = re.compile(schema.DNS_LABEL)
-PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-ENV_NAME = re.compile(schema.ENV_NAME)
-DIGEST = re.compile(schema.IMAGE_DIGEST)
-TAG = re.compile(schema.IMAGE_TAG)
-
-COMPONENT_KEYS = (
-    "tier", "workload", "image", "command", "args", "ports", "service", "service_type",
-    "replicas", "resources", "health_path", "probes", "env", "secrets", "needs", "storage",
-    "autoscaling", "rolling_update", "security_context", "wait_for", "anti_affinity",
-    "schedule", "suspend", "concurrency_policy", "time_zone", "backoff_limit",
-    "restart_policy", "successful_jobs_history_limit", "failed_jobs_history_limit",
-    "metrics", "service_account", "expose", "pod_annotations", "pod_labels", "pod_spec",
-    "container", "enabled", "description",
-)
-IMAGE_KEYS = ("repository", "tag", "registry", "digest", "pull_policy")
 
 DEFAULT_SETTINGS = {
     "system": "genai",
@@ -148,386 +122,200 @@ def camelize(value):
     return value
 
 
-def _is_str(value):
-    return isinstance(value, str)
+def _int(value, default=None):
+    """An integer the schema accepted (an int or a string of digits); None gives ``default``."""
+    if value is None or value == "":
+        return default
+    return int(value)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _as_int(value, path, minimum=None, maximum=None):
-    if isinstance(value, bool):
-        raise SystemDefinitionError(path, f"expected an integer, got {value!r}")
-    if _is_str(value) and re.match(r"^-?[0-9]+$", value.strip()):
-        value = int(value.strip())
-    if not _is_int(value):
-        raise SystemDefinitionError(path, f"expected an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise SystemDefinitionError(path, f"must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SystemDefinitionError(path, f"must be at most {maximum}, got {value}")
-    return value
-
-
-def _as_bool(value, path):
-    if isinstance(value, bool):
-        return value
-    if _is_str(value) and value.strip().lower() in ("true", "yes", "on", "1"):
-        return True
-    if _is_str(value) and value.strip().lower() in ("false", "no", "off", "0", ""):
-        return False
-    raise SystemDefinitionError(path, f"expected a boolean, got {value!r}")
-
-
-def _as_str(value, path, allow_empty=True):
+def _bool(value, default=False):
+    """A boolean the schema accepted (a bool or one of YAML's words); None gives ``default``."""
     if value is None:
-        value = ""
-    if isinstance(value, (bool, dict, list)):
-        raise SystemDefinitionError(path, f"expected a string, got {value!r}")
-    value = str(value)
-    if not allow_empty and not value:
-        raise SystemDefinitionError(path, "must not be empty")
-    return value
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on")
+    return bool(value)
 
 
-def _as_dict(value, path):
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SystemDefinitionError(path, f"expected a dict, got {type(value).__name__}")
-    return value
+def _str(value, default=""):
+    return default if value is None or value == "" else str(value)
 
 
-def _as_list(value, path):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise SystemDefinitionError(path, f"expected a list, got {type(value).__name__}")
-    return value
+def _dict(value):
+    return dict(value) if isinstance(value, dict) else {}
 
 
-def _as_str_list(value, path):
-    return [_as_str(item, f"{path}[{i}]", allow_empty=False) for i, item in enumerate(_as_list(value, path))]
+def _list(value):
+    return list(value) if isinstance(value, list) else []
 
 
-def _as_str_dict(value, path):
-    return {str(k): _as_str(v, f"{path}.{k}") for k, v in _as_dict(value, path).items()}
-
-
-def _choice(value, choices, path):
-    if value not in choices:
-        raise SystemDefinitionError(path, "must be one of {}, got {!r}".format(", ".join(choices), value))
-    return value
-
-
-def _unknown_keys(record, allowed, path):
-    unknown = sorted(str(k) for k in record if k not in allowed)
-    if unknown:
-        raise SystemDefinitionError(
-            f"{path}.{unknown[0]}",
-            "unknown field (known fields: {})".format(", ".join(sorted(allowed))),
-        )
-
-
-def _int_or_percent(value, path):
-    if _is_str(value) and re.match(r"^[0-9]+%$", value.strip()):
-        return value.strip()
-    return _as_int(value, path, minimum=0)
-
-
-def _quantity(value, path):
-    if isinstance(value, (bool, dict, list)) or value is None:
-        raise SystemDefinitionError(path, f"expected a quantity such as 250m or 1Gi, got {value!r}")
-    text = str(value).strip()
-    if not re.match(r"^[0-9.]+([eE][-+]?[0-9]+|[munkMGTPE]i?|)$", text):
-        raise SystemDefinitionError(path, f"expected a quantity such as 250m or 1Gi, got {value!r}")
-    return text
+def _int_or_percent(value):
+    return value.strip() if isinstance(value, str) and value.strip().endswith("%") else int(value)
 
 
 # --------------------------------------------------------------------------------------------
-# settings
+# settings (their shape is checked by schema.SETTINGS before this runs)
 
 
 def normalize_settings(settings):
-    """Fill the settings dict (fact ``genai_settings``) with defaults and check its shape."""
-    raw = _as_dict(settings, "genai_settings")
+    """Fill the settings dict (fact ``genai_settings``) with defaults."""
     result = copy.deepcopy(DEFAULT_SETTINGS)
-    for key, value in raw.items():
-        if value is not None:
-            result[key] = copy.deepcopy(value)
-    result["system"] = _as_str(result["system"], "genai_system", allow_empty=False)
-    if not DNS_LABEL.match(result["system"]) or len(result["system"]) > 63:
-        raise SystemDefinitionError("genai_system", "must be a DNS label (a-z, 0-9, '-'), got {!r}".format(result["system"]))
-    result["namespace"] = _as_str(result["namespace"], "genai_namespace", allow_empty=False)
-    if not DNS_LABEL.match(result["namespace"]) or len(result["namespace"]) > 63:
-        raise SystemDefinitionError("genai_namespace", "must be a DNS label (a-z, 0-9, '-'), got {!r}".format(result["namespace"]))
-    result["cluster_domain"] = _as_str(result["cluster_domain"], "genai_cluster_domain", allow_empty=False).strip(".")
-    result["image_registry"] = _as_str(result["image_registry"], "genai_image_registry").rstrip("/")
-    _choice(result["image_pull_policy"], PULL_POLICIES, "genai_image_pull_policy")
-    result["image_pull_secrets"] = _as_str_list(result["image_pull_secrets"], "genai_image_pull_secrets")
-    result["image_overrides"] = _as_dict(result["image_overrides"], "genai_image_overrides")
-    result["image_tag"] = _as_str(result["image_tag"], "genai_image_tag")
-    if result["image_tag"] and not TAG.match(result["image_tag"]):
-        raise SystemDefinitionError("genai_image_tag", "not a valid image tag: {!r}".format(result["image_tag"]))
-    result["replicas"] = _as_dict(result["replicas"], "genai_replicas")
-    result["monitoring_enabled"] = _as_bool(result["monitoring_enabled"], "genai_monitoring_enabled")
-    result["network_policies"] = _as_bool(result["network_policies"], "genai_network_policies")
-    allow_from = _as_list(result["network_policy_allow_from"], "genai_network_policy_allow_from")
-    for i, peer in enumerate(allow_from):
-        _as_dict(peer, f"genai_network_policy_allow_from[{i}]")
-    result["network_policy_allow_from"] = camelize(allow_from)
-    _choice(result["pod_security_level"], POD_SECURITY_LEVELS, "genai_pod_security_level")
-    result["wait_image"] = _as_str(result["wait_image"], "genai_settings.wait_image") or DEFAULT_WAIT_IMAGE
+    result.update({k: copy.deepcopy(v) for k, v in _dict(settings).items() if v is not None})
+    result["cluster_domain"] = str(result["cluster_domain"]).strip(".")
+    result["image_registry"] = _str(result["image_registry"]).rstrip("/")
+    result["image_pull_secrets"] = [str(s) for s in _list(result["image_pull_secrets"])]
+    for key in ("image_overrides", "replicas"):
+        result[key] = _dict(result[key])
+    result["image_tag"] = _str(result["image_tag"])
+    result["monitoring_enabled"] = _bool(result["monitoring_enabled"])
+    result["network_policies"] = _bool(result["network_policies"], True)
+    result["network_policy_allow_from"] = camelize(_list(result["network_policy_allow_from"]))
+    result["wait_image"] = _str(result["wait_image"], DEFAULT_WAIT_IMAGE)
     result["ingress"] = normalize_ingress(result["ingress"], result["system"])
     return result
 
 
+def _route(entry, host=None):
+    route = {"component": str(entry["component"]), "port": entry.get("port"),
+             "path": _str(entry.get("path"), "/"), "path_type": _str(entry.get("path_type"), "Prefix")}
+    if host is not None:
+        route = dict({"host": host}, **route)
+    return route
+
+
 def normalize_ingress(ingress, system="genai"):
-    """Fill ``genai_ingress`` with defaults and check its shape (components are checked later)."""
+    """Fill ``genai_ingress`` with defaults; refuse an enabled Ingress that lacks what its mode needs."""
     path = "genai_ingress"
-    raw = _as_dict(ingress, path)
-    result = deep_merge(DEFAULT_INGRESS, raw)
-    _unknown_keys(result, DEFAULT_INGRESS.keys(), path)
-    result["enabled"] = _as_bool(result["enabled"], path + ".enabled")
-    result["name"] = _as_str(result["name"], path + ".name") or system
-    result["class_name"] = _as_str(result["class_name"], path + ".class_name")
-    _choice(result["mode"], INGRESS_MODES, path + ".mode")
-    result["domain"] = _as_str(result["domain"], path + ".domain")
-    result["annotations"] = _as_str_dict(result["annotations"], path + ".annotations")
-    result["controller_namespace"] = _as_str(result["controller_namespace"], path + ".controller_namespace")
-    hosts = []
-    for i, entry in enumerate(_as_list(result["hosts"], path + ".hosts")):
-        epath = f"{path}.hosts[{i}]"
-        entry = _as_dict(entry, epath)
-        _unknown_keys(entry, ("host", "component", "port", "path", "path_type"), epath)
-        hosts.append({
-            "host": _as_str(entry.get("host"), epath + ".host", allow_empty=False),
-            "component": _as_str(entry.get("component"), epath + ".component", allow_empty=False),
-            "port": entry.get("port"),
-            "path": _as_str(entry.get("path", "/"), epath + ".path") or "/",
-            "path_type": _choice(entry.get("path_type", "Prefix"), ("Prefix", "Exact", "ImplementationSpecific"), epath + ".path_type"),
-        })
-    result["hosts"] = hosts
-    paths = []
-    for i, entry in enumerate(_as_list(result["paths"], path + ".paths")):
-        epath = f"{path}.paths[{i}]"
-        entry = _as_dict(entry, epath)
-        _unknown_keys(entry, ("path", "component", "port", "path_type"), epath)
-        paths.append({
-            "path": _as_str(entry.get("path", "/"), epath + ".path") or "/",
-            "component": _as_str(entry.get("component"), epath + ".component", allow_empty=False),
-            "port": entry.get("port"),
-            "path_type": _choice(entry.get("path_type", "Prefix"), ("Prefix", "Exact", "ImplementationSpecific"), epath + ".path_type"),
-        })
-    result["paths"] = paths
-    tls = _as_dict(result["tls"], path + ".tls")
-    _unknown_keys(tls, DEFAULT_INGRESS["tls"].keys(), path + ".tls")
-    _choice(tls.get("mode"), TLS_MODES, path + ".tls.mode")
-    tls["secret_name"] = _as_str(tls.get("secret_name"), path + ".tls.secret_name") or "genai-tls"
-    tls["issuer"] = _as_str(tls.get("issuer"), path + ".tls.issuer")
-    _choice(tls.get("issuer_kind"), ("ClusterIssuer", "Issuer"), path + ".tls.issuer_kind")
-    if result["enabled"] and tls["mode"] == "cert_manager" and not tls["issuer"]:
-        raise SystemDefinitionError(path + ".tls.issuer", "required when tls.mode is cert_manager")
+    result = deep_merge(DEFAULT_INGRESS, _dict(ingress))
+    result["enabled"] = _bool(result["enabled"])
+    result["name"] = _str(result["name"], system)
+    for key in ("class_name", "domain", "controller_namespace"):
+        result[key] = _str(result[key])
+    result["annotations"] = {str(k): _str(v) for k, v in _dict(result["annotations"]).items()}
+    result["hosts"] = [_route(e, str(e["host"])) for e in _list(result["hosts"])]
+    result["paths"] = [_route(e) for e in _list(result["paths"])]
+    tls = deep_merge(DEFAULT_INGRESS["tls"], _dict(result["tls"]))
+    tls["secret_name"] = _str(tls["secret_name"], "genai-tls")
+    tls["issuer"] = _str(tls["issuer"])
     result["tls"] = tls
     if result["enabled"]:
-        if result["mode"] == "hosts" and not hosts:
+        if tls["mode"] == "cert_manager" and not tls["issuer"]:
+            raise SystemDefinitionError(path + ".tls.issuer", "required when tls.mode is cert_manager")
+        if result["mode"] == "hosts" and not result["hosts"]:
             raise SystemDefinitionError(path + ".hosts", "at least one host is required when mode is hosts")
-        if result["mode"] == "single_domain":
-            if not result["domain"]:
-                raise SystemDefinitionError(path + ".domain", "required when mode is single_domain")
-            if not paths:
-                raise SystemDefinitionError(path + ".paths", "at least one path is required when mode is single_domain")
+        if result["mode"] == "single_domain" and not result["domain"]:
+            raise SystemDefinitionError(path + ".domain", "required when mode is single_domain")
+        if result["mode"] == "single_domain" and not result["paths"]:
+            raise SystemDefinitionError(path + ".paths", "at least one path is required when mode is single_domain")
     return result
 
 
 # --------------------------------------------------------------------------------------------
-# component records
+# component records (their shape is checked by schema.COMPONENT before this runs; what is left
+# here are defaults and the rules that relate one field to another)
 
 
-def _normalize_image(name, raw, settings, tier, path):
-    image = _as_dict(raw, path)
-    overrides = settings["image_overrides"].get(name)
-    if overrides is not None:
-        image = deep_merge(image, _as_dict(overrides, f"genai_image_overrides.{name}"))
-    _unknown_keys(image, IMAGE_KEYS, path)
+def _normalize_image(name, raw, settings, tier):
+    image = deep_merge(_dict(raw), _dict(settings["image_overrides"].get(name)))
     result = {
-        "repository": _as_str(image.get("repository"), path + ".repository", allow_empty=False),
-        "tag": _as_str(image.get("tag", "latest"), path + ".tag") or "latest",
-        "registry": _as_str(image.get("registry", ""), path + ".registry").rstrip("/"),
-        "digest": _as_str(image.get("digest", ""), path + ".digest"),
-        "pull_policy": _as_str(image.get("pull_policy", ""), path + ".pull_policy"),
+        "repository": str(image["repository"]),
+        "tag": _str(image.get("tag"), "latest"),
+        "registry": _str(image.get("registry")).rstrip("/"),
+        "digest": _str(image.get("digest")),
+        "pull_policy": _str(image.get("pull_policy")),
     }
     if settings["image_tag"] and tier in APP_TIERS:
         result["tag"] = settings["image_tag"]
-    if not TAG.match(result["tag"]):
-        raise SystemDefinitionError(path + ".tag", "not a valid image tag: {!r}".format(result["tag"]))
-    if result["digest"] and not DIGEST.match(result["digest"]):
-        raise SystemDefinitionError(path + ".digest", "expected algorithm:hex, e.g. sha256:..., got {!r}".format(result["digest"]))
-    if result["pull_policy"]:
-        _choice(result["pull_policy"], PULL_POLICIES, path + ".pull_policy")
-    if ":" in result["repository"].rsplit("/", maxsplit=1)[-1] or "@" in result["repository"]:
-        raise SystemDefinitionError(path + ".repository", "give the tag or digest in image.tag / image.digest, not in the repository")
     return result
 
 
-def _normalize_port(entry, path):
-    if _is_int(entry):
-        entry = {"port": entry}
-    entry = _as_dict(entry, path)
-    _unknown_keys(entry, ("name", "port", "service_port", "protocol", "container_port"), path)
-    port = _as_int(entry.get("port", entry.get("container_port")), path + ".port", 1, 65535)
-    name = _as_str(entry.get("name", f"port-{port}"), path + ".name", allow_empty=False)
-    if not PORT_NAME.match(name) or len(name) > 15 or "--" in name or not re.search("[a-z]", name):
-        raise SystemDefinitionError(path + ".name", f"must be an IANA service name (at most 15 characters a-z, 0-9, '-'), got {name!r}")
+def _normalize_port(entry):
+    entry = {"port": entry} if isinstance(entry, int) else entry
+    port = int(entry.get("port", entry.get("container_port")))
     return {
-        "name": name,
+        "name": _str(entry.get("name"), f"port-{port}"),
         "port": port,
-        "service_port": _as_int(entry.get("service_port", port), path + ".service_port", 1, 65535),
-        "protocol": _choice(entry.get("protocol", "TCP"), PROTOCOLS, path + ".protocol"),
+        "service_port": _int(entry.get("service_port"), port),
+        "protocol": _str(entry.get("protocol"), "TCP"),
     }
 
 
-def _normalize_probe(raw, path):
-    probe = _as_dict(raw, path)
-    allowed = PROBE_HANDLERS + (
-        "initial_delay_seconds", "period_seconds", "timeout_seconds", "failure_threshold",
-        "success_threshold", "termination_grace_period_seconds",
-    )
-    _unknown_keys(probe, allowed, path)
-    handlers = [h for h in PROBE_HANDLERS if h in probe]
-    if len(handlers) > 1:
-        raise SystemDefinitionError(path, "give one of {}, not {}".format(", ".join(PROBE_HANDLERS), " and ".join(handlers)))
-    result = {}
-    for key in allowed[len(PROBE_HANDLERS):]:
-        if key in probe:
-            result[key] = _as_int(probe[key], f"{path}.{key}", 0)
-    if handlers:
-        handler = handlers[0]
-        value = probe[handler]
-        hpath = f"{path}.{handler}"
-        if handler == "exec":
-            if isinstance(value, dict):
-                value = value.get("command")
-            result["exec"] = _as_str_list(value, hpath)
-            if not result["exec"]:
-                raise SystemDefinitionError(hpath, "needs a command")
-        elif handler == "http_get":
-            value = _as_dict(value, hpath)
-            _unknown_keys(value, ("path", "port", "scheme", "http_headers", "host"), hpath)
-            result["http_get"] = dict(value)
-            result["http_get"]["path"] = _as_str(value.get("path", "/"), hpath + ".path") or "/"
-        else:
-            value = _as_dict(value, hpath)
-            result[handler] = dict(value)
+def _normalize_probe(probe):
+    result = {key: int(probe[key]) for key in schema.PROBE_TIMINGS if probe.get(key) is not None}
+    if "exec" in probe:
+        command = probe["exec"]["command"] if isinstance(probe["exec"], dict) else probe["exec"]
+        result["exec"] = [str(c) for c in command]
+    elif "http_get" in probe:
+        result["http_get"] = dict(_dict(probe["http_get"]), path=_str(_dict(probe["http_get"]).get("path"), "/"))
+    for handler in ("tcp_socket", "grpc"):
+        if handler in probe:
+            result[handler] = _dict(probe[handler])
     return result
 
 
 def _normalize_storage(entry, workload, path):
-    entry = _as_dict(entry, path)
-    _unknown_keys(entry, ("name", "mount", "size", "access_modes", "storage_class", "type", "sub_path", "read_only", "medium", "size_limit"), path)
-    name = _as_str(entry.get("name"), path + ".name", allow_empty=False)
-    if not DNS_LABEL.match(name):
-        raise SystemDefinitionError(path + ".name", f"must be a DNS label, got {name!r}")
-    kind = _choice(entry.get("type", "pvc"), ("pvc", "emptyDir"), path + ".type")
     result = {
-        "name": name,
-        "type": kind,
-        "mount": _as_str(entry.get("mount"), path + ".mount", allow_empty=False),
-        "sub_path": _as_str(entry.get("sub_path", ""), path + ".sub_path"),
-        "read_only": _as_bool(entry.get("read_only", False), path + ".read_only"),
+        "name": entry["name"],
+        "type": _str(entry.get("type"), "pvc"),
+        "mount": entry["mount"],
+        "sub_path": _str(entry.get("sub_path")),
+        "read_only": _bool(entry.get("read_only")),
     }
-    if kind == "pvc":
-        if workload == "CronJob":
-            raise SystemDefinitionError(path + ".type", "a CronJob cannot own a PersistentVolumeClaim; use type emptyDir or pod_spec")
-        result["size"] = _quantity(entry.get("size"), path + ".size")
-        modes = _as_str_list(entry.get("access_modes", ["ReadWriteOnce"]), path + ".access_modes") or ["ReadWriteOnce"]
-        for i, mode in enumerate(modes):
-            _choice(mode, ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"), f"{path}.access_modes[{i}]")
-        result["access_modes"] = modes
-        result["storage_class"] = _as_str(entry.get("storage_class", ""), path + ".storage_class")
-    else:
-        result["medium"] = _as_str(entry.get("medium", ""), path + ".medium")
-        result["size_limit"] = _quantity(entry["size_limit"], path + ".size_limit") if entry.get("size_limit") else ""
+    if result["type"] == "emptyDir":
+        result["medium"] = _str(entry.get("medium"))
+        result["size_limit"] = _str(entry.get("size_limit"))
+        return result
+    if workload == "CronJob":
+        raise SystemDefinitionError(path + ".type", "a CronJob cannot own a PersistentVolumeClaim; use type emptyDir or pod_spec")
+    if entry.get("size") in (None, ""):
+        raise SystemDefinitionError(path + ".size", "required for a PersistentVolumeClaim (e.g. 1Gi)")
+    result["size"] = str(entry["size"])
+    result["access_modes"] = _list(entry.get("access_modes")) or ["ReadWriteOnce"]
+    result["storage_class"] = _str(entry.get("storage_class"))
     return result
 
 
-def _normalize_env_value(value, path):
-    if isinstance(value, dict):
-        if "ref" in value:
-            _unknown_keys(value, ("ref", "scheme", "user", "password", "path", "port", "part", "query"), path)
-            result = {
-                "ref": _as_str(value["ref"], path + ".ref", allow_empty=False),
-                "scheme": _as_str(value.get("scheme", "http"), path + ".scheme") or "http",
-                "user": _as_str(value.get("user", ""), path + ".user"),
-                "path": _as_str(value.get("path", ""), path + ".path"),
-                "query": _as_str(value.get("query", ""), path + ".query"),
-                "part": _choice(value.get("part", "url"), REF_PARTS, path + ".part"),
-                "port": value.get("port"),
-                "password": None,
-            }
-            if result["path"] and not result["path"].startswith("/"):
-                result["path"] = "/" + result["path"]
-            if value.get("password") is not None:
-                ppath = path + ".password"
-                password = _as_dict(value["password"], ppath)
-                _unknown_keys(password, ("secret", "key"), ppath)
-                result["password"] = {
-                    "secret": _as_str(password.get("secret"), ppath + ".secret", allow_empty=False),
-                    "key": _as_str(password.get("key"), ppath + ".key", allow_empty=False),
-                }
-            return result
-        if "secret" in value:
-            _unknown_keys(value, ("secret", "key"), path)
-            return {
-                "secret": _as_str(value["secret"], path + ".secret", allow_empty=False),
-                "key": _as_str(value.get("key"), path + ".key", allow_empty=False),
-            }
-        if "value" in value:
-            _unknown_keys(value, ("value", "sensitive"), path)
-            return {
-                "value": _as_str(value["value"], path + ".value"),
-                "sensitive": _as_bool(value.get("sensitive", False), path + ".sensitive"),
-            }
-        raise SystemDefinitionError(path, "a dict value needs one of ref, secret or value")
-    if isinstance(value, list):
-        raise SystemDefinitionError(path, "expected a string, a number or a dict with ref, secret or value")
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return {"value": "" if value is None else str(value), "sensitive": False}
-
-
-def _normalize_secret(value, path):
-    if value is None:
-        return {}
+def _normalize_env_value(value):
     if not isinstance(value, dict):
-        # a plain value is the user's own value
-        return {"value": _as_str(value, path)}
-    _unknown_keys(value, ("generate", "value"), path)
-    if "generate" in value and "value" in value:
-        raise SystemDefinitionError(path, "give either generate or value, not both")
+        return {"value": _str(value), "sensitive": False}
+    if "ref" in value:
+        password = value.get("password")
+        return {
+            "ref": value["ref"],
+            "scheme": _str(value.get("scheme"), "http"),
+            "user": _str(value.get("user")),
+            "path": ("/" + value["path"].lstrip("/")) if value.get("path") else "",
+            "query": _str(value.get("query")),
+            "part": _str(value.get("part"), "url"),
+            "port": value.get("port"),
+            "password": {"secret": password["secret"], "key": password["key"]} if password else None,
+        }
+    if "secret" in value:
+        return {"secret": value["secret"], "key": value["key"]}
+    return {"value": _str(value["value"]), "sensitive": _bool(value.get("sensitive"))}
+
+
+def _normalize_secret(value):
+    if not isinstance(value, dict):
+        return {} if value is None else {"value": str(value)}
     if "generate" in value:
-        length = value["generate"]
-        if length is True:
-            length = DEFAULT_GENERATED_LENGTH
-        return {"generate": _as_int(length, path + ".generate", 8, 256)}
-    if "value" in value:
-        return {"value": _as_str(value["value"], path + ".value")}
-    return {}
+        return {"generate": DEFAULT_GENERATED_LENGTH if value["generate"] is True else int(value["generate"])}
+    return {"value": _str(value["value"])} if "value" in value else {}
 
 
 def _normalize_autoscaling(raw, path):
-    auto = _as_dict(raw, path)
-    _unknown_keys(auto, ("min_replicas", "max_replicas", "cpu", "memory", "behavior", "enabled"), path)
-    if not _as_bool(auto.get("enabled", True), path + ".enabled"):
+    if not raw or not _bool(raw.get("enabled"), True):
         return None
     result = {
-        "min_replicas": _as_int(auto.get("min_replicas", 1), path + ".min_replicas", 1),
-        "max_replicas": _as_int(auto.get("max_replicas"), path + ".max_replicas", 1),
-        "cpu": _as_int(auto["cpu"], path + ".cpu", 1) if auto.get("cpu") is not None else None,
-        "memory": _as_int(auto["memory"], path + ".memory", 1) if auto.get("memory") is not None else None,
-        "behavior": camelize(_as_dict(auto.get("behavior"), path + ".behavior")),
+        "min_replicas": _int(raw.get("min_replicas"), 1),
+        "max_replicas": _int(raw.get("max_replicas")),
+        "cpu": _int(raw.get("cpu")),
+        "memory": _int(raw.get("memory")),
+        "behavior": camelize(_dict(raw.get("behavior"))),
     }
+    if result["max_replicas"] is None:
+        raise SystemDefinitionError(path + ".max_replicas", "required")
     if result["cpu"] is None and result["memory"] is None:
         raise SystemDefinitionError(path, "give a cpu and/or memory target (percent of requests)")
     if result["max_replicas"] < result["min_replicas"]:
@@ -535,183 +323,116 @@ def _normalize_autoscaling(raw, path):
     return result
 
 
-def normalize_component(name, raw, settings):
-    """Return the full record of one component, every field present, or raise naming the path."""
-    path = f"genai_components.{name}"
-    if not DNS_LABEL.match(name) or len(name) > 63:
-        raise SystemDefinitionError(path, f"a component name is its Service name and must be a DNS label (a-z, 0-9, '-', starting with a letter), got {name!r}")
-    raw = _as_dict(raw, path)
-    _unknown_keys(raw, COMPONENT_KEYS, path)
-    comp = {"name": name}
-    comp["enabled"] = _as_bool(raw.get("enabled", True), path + ".enabled")
-    if "tier" not in raw:
-        raise SystemDefinitionError(
-            path + ".tier",
-            "required (one of {}); a component that only appears in genai_component_overrides has no tier".format(", ".join(TIERS)))
-    comp["tier"] = _choice(raw["tier"], TIERS, path + ".tier")
-    comp["workload"] = _choice(raw.get("workload", "Deployment"), WORKLOADS, path + ".workload")
-    if raw.get("image") is None:
-        raise SystemDefinitionError(path + ".image", "required (a dict with at least repository)")
-    comp["image"] = _normalize_image(name, raw["image"], settings, comp["tier"], path + ".image")
-    comp["description"] = _as_str(raw.get("description", ""), path + ".description")
-    comp["command"] = _as_str_list(raw.get("command"), path + ".command")
-    comp["args"] = [_as_str(a, f"{path}.args[{i}]") for i, a in enumerate(_as_list(raw.get("args"), path + ".args"))]
+def _normalize_service_account(raw, name, path):
+    if not raw:
+        return None
+    sa = {"create": True} if raw is True else raw
+    create = _bool(sa.get("create"), True)
+    rules = [{k: [str(x) for x in _list(rule.get(k))] for k in ("api_groups", "resources", "verbs", "resource_names")
+              if k in rule or k == "api_groups"} for rule in _list(sa.get("rules"))]
+    if rules and not create:
+        raise SystemDefinitionError(path + ".rules", "rules need create: true")
+    return {"create": create, "name": _str(sa.get("name"), name), "rules": rules,
+            "automount_token": _bool(sa.get("automount_token"), bool(rules) or not create)}
 
-    ports = [_normalize_port(p, f"{path}.ports[{i}]") for i, p in enumerate(_as_list(raw.get("ports"), path + ".ports"))]
+
+def _normalize_metrics(raw, ports, path):
+    if not raw:
+        return None
+    metrics = {} if raw is True else raw
+    port = _int(metrics.get("port"), ports[0]["port"] if ports else None)
+    if port is None:
+        raise SystemDefinitionError(path + ".port", "required for a component without ports")
+    return {"path": _str(metrics.get("path"), "/metrics"), "port": port, "scheme": _str(metrics.get("scheme"))}
+
+
+def _unique(items, path, what):
     seen = set()
-    for i, port in enumerate(ports):
-        if port["name"] in seen:
-            raise SystemDefinitionError(f"{path}.ports[{i}].name", "duplicate port name {!r}".format(port["name"]))
-        seen.add(port["name"])
-    comp["ports"] = ports
-    comp["service"] = _as_bool(raw.get("service", bool(ports)), path + ".service")
+    for i, item in enumerate(items):
+        if item["name"] in seen:
+            raise SystemDefinitionError(f"{path}[{i}].name", "duplicate {} name {!r}".format(what, item["name"]))
+        seen.add(item["name"])
+    return items
+
+
+def normalize_component(name, raw, settings):
+    """The full record of one schema-valid component, every field present and typed.
+
+    Raises SystemDefinitionError naming the variable path for the rules that relate one field
+    to another (a Service needs ports, an HPA target needs a request, ...).
+    """
+    path = f"genai_components.{name}"
+    comp = {"name": name, "enabled": _bool(raw.get("enabled"), True), "tier": raw["tier"]}
+    comp["workload"] = _str(raw.get("workload"), "Deployment")
+    comp["image"] = _normalize_image(name, raw["image"], settings, comp["tier"])
+    comp["description"] = _str(raw.get("description"))
+    comp["command"] = [str(c) for c in _list(raw.get("command"))]
+    comp["args"] = [str(a) for a in _list(raw.get("args"))]
+    comp["ports"] = ports = _unique([_normalize_port(p) for p in _list(raw.get("ports"))], path + ".ports", "port")
+    comp["service"] = _bool(raw.get("service"), bool(ports))
     if comp["service"] and not ports:
         raise SystemDefinitionError(path + ".service", "a Service needs ports")
     if comp["service"] and comp["workload"] == "CronJob":
         raise SystemDefinitionError(path + ".service", "a CronJob has no Service; set service: false")
-    comp["service_type"] = _choice(raw.get("service_type", "ClusterIP"), ("ClusterIP", "NodePort", "LoadBalancer"), path + ".service_type")
+    comp["service_type"] = _str(raw.get("service_type"), "ClusterIP")
 
-    comp["replicas"] = _as_int(raw.get("replicas", 1), path + ".replicas", 0)
-    comp["autoscaling"] = _normalize_autoscaling(raw["autoscaling"], path + ".autoscaling") if raw.get("autoscaling") else None
+    comp["replicas"] = _int(raw.get("replicas"), 1)
+    comp["autoscaling"] = _normalize_autoscaling(_dict(raw.get("autoscaling")), path + ".autoscaling")
     if comp["autoscaling"] and comp["workload"] == "CronJob":
         raise SystemDefinitionError(path + ".autoscaling", "a CronJob cannot be autoscaled")
     if name in settings["replicas"]:
-        count = _as_int(settings["replicas"][name], f"genai_replicas.{name}", 0)
+        count = int(settings["replicas"][name])
         if comp["autoscaling"]:
             comp["autoscaling"]["min_replicas"] = max(count, 1)
             comp["autoscaling"]["max_replicas"] = max(comp["autoscaling"]["max_replicas"], count)
         comp["replicas"] = count
+    resources = _dict(raw.get("resources"))
+    comp["resources"] = {section: {str(k): str(v) for k, v in _dict(resources.get(section)).items()}
+                         for section in ("requests", "limits") if resources.get(section)}
+    for metric in ("cpu", "memory"):
+        if comp["autoscaling"] and comp["autoscaling"][metric] is not None and metric not in comp["resources"].get("requests", {}):
+            raise SystemDefinitionError(
+                f"{path}.autoscaling.{metric}",
+                f"a {metric} utilization target needs resources.requests.{metric} (utilization is a percent of the request)")
 
-    resources = _as_dict(raw.get("resources"), path + ".resources")
-    _unknown_keys(resources, ("requests", "limits"), path + ".resources")
-    comp["resources"] = {}
-    for section in ("requests", "limits"):
-        values = _as_dict(resources.get(section), f"{path}.resources.{section}")
-        if values:
-            comp["resources"][section] = {
-                str(k): _quantity(v, f"{path}.resources.{section}.{k}") for k, v in values.items()
-            }
-
-    if comp["autoscaling"]:
-        for metric in ("cpu", "memory"):
-            if comp["autoscaling"][metric] is not None and metric not in comp["resources"].get("requests", {}):
-                raise SystemDefinitionError(
-                    f"{path}.autoscaling.{metric}",
-                    f"a {metric} utilization target needs resources.requests.{metric} (utilization is a percent of the request)")
-
-    comp["health_path"] = _as_str(raw.get("health_path", ""), path + ".health_path")
-    if comp["health_path"] and not comp["health_path"].startswith("/"):
-        raise SystemDefinitionError(path + ".health_path", "must start with '/', got {!r}".format(comp["health_path"]))
+    comp["health_path"] = _str(raw.get("health_path"))
     if comp["health_path"] and not ports:
         raise SystemDefinitionError(path + ".health_path", "an HTTP health path needs a port")
-    probes = _as_dict(raw.get("probes"), path + ".probes")
-    _unknown_keys(probes, PROBE_KINDS, path + ".probes")
-    comp["probes"] = {k: _normalize_probe(v, f"{path}.probes.{k}") for k, v in probes.items() if v is not None}
-
-    env = _as_dict(raw.get("env"), path + ".env")
-    comp["env"] = {}
-    for key, value in env.items():
-        key = str(key)
-        if not ENV_NAME.match(key):
-            raise SystemDefinitionError(f"{path}.env.{key}", "not a valid environment variable name")
-        comp["env"][key] = _normalize_env_value(value, f"{path}.env.{key}")
-    secret_defs = _as_dict(raw.get("secrets"), path + ".secrets")
-    comp["secrets"] = {}
-    for key, value in secret_defs.items():
-        key = str(key)
-        if not ENV_NAME.match(key):
-            raise SystemDefinitionError(f"{path}.secrets.{key}", "not a valid environment variable name")
-        if key in comp["env"]:
-            raise SystemDefinitionError(f"{path}.secrets.{key}", "also defined in env")
-        comp["secrets"][key] = _normalize_secret(value, f"{path}.secrets.{key}")
-
-    comp["needs"] = _as_str_list(raw.get("needs"), path + ".needs")
-    comp["wait_for"] = _as_str_list(raw.get("wait_for"), path + ".wait_for")
-    storage = [_normalize_storage(s, comp["workload"], f"{path}.storage[{i}]") for i, s in enumerate(_as_list(raw.get("storage"), path + ".storage"))]
-    names = set()
-    for i, volume in enumerate(storage):
-        if volume["name"] in names:
-            raise SystemDefinitionError(f"{path}.storage[{i}].name", "duplicate volume name {!r}".format(volume["name"]))
-        names.add(volume["name"])
-    comp["storage"] = storage
-
-    rolling = _as_dict(raw.get("rolling_update"), path + ".rolling_update")
-    _unknown_keys(rolling, ("max_surge", "max_unavailable", "partition"), path + ".rolling_update")
-    comp["rolling_update"] = {k: _int_or_percent(v, f"{path}.rolling_update.{k}") for k, v in rolling.items() if v is not None}
-
-    sc = _as_dict(raw.get("security_context"), path + ".security_context")
-    comp["security_context"] = dict(sc)
-    if "run_as_non_root" in sc:
-        comp["security_context"]["run_as_non_root"] = _as_bool(sc["run_as_non_root"], path + ".security_context.run_as_non_root")
+    comp["probes"] = {k: _normalize_probe(v) for k, v in _dict(raw.get("probes")).items() if v is not None}
+    comp["env"] = {str(k): _normalize_env_value(v) for k, v in _dict(raw.get("env")).items()}
+    comp["secrets"] = {str(k): _normalize_secret(v) for k, v in _dict(raw.get("secrets")).items()}
+    for key in sorted(set(comp["secrets"]) & set(comp["env"])):
+        raise SystemDefinitionError(f"{path}.secrets.{key}", "also defined in env")
+    comp["needs"] = [str(n) for n in _list(raw.get("needs"))]
+    comp["wait_for"] = [str(n) for n in _list(raw.get("wait_for"))]
+    comp["storage"] = _unique([_normalize_storage(s, comp["workload"], f"{path}.storage[{i}]")
+                               for i, s in enumerate(_list(raw.get("storage")))], path + ".storage", "volume")
+    comp["rolling_update"] = {k: _int_or_percent(v) for k, v in _dict(raw.get("rolling_update")).items() if v is not None}
+    sc = _dict(raw.get("security_context"))
+    for key in ("run_as_non_root", "allow_privilege_escalation", "privileged", "read_only_root_filesystem"):
+        if key in sc:
+            sc[key] = _bool(sc[key])
     for key in ("run_as_user", "run_as_group", "fs_group"):
         if key in sc:
-            comp["security_context"][key] = _as_int(sc[key], f"{path}.security_context.{key}", 0)
+            sc[key] = int(sc[key])
+    comp["security_context"] = copy.deepcopy(sc)
+    comp["anti_affinity"] = _str(raw.get("anti_affinity"), "none")
 
-    comp["anti_affinity"] = _choice(raw.get("anti_affinity", "none"), ANTI_AFFINITY, path + ".anti_affinity")
+    comp["schedule"] = _str(raw.get("schedule"))
+    comp["suspend"] = _bool(raw["suspend"]) if raw.get("suspend") is not None else None
+    comp["concurrency_policy"] = _str(raw.get("concurrency_policy"))
+    comp["time_zone"] = _str(raw.get("time_zone"))
+    comp["restart_policy"] = _str(raw.get("restart_policy"), "OnFailure")
+    for key in ("backoff_limit", "successful_jobs_history_limit", "failed_jobs_history_limit"):
+        comp[key] = _int(raw.get(key))
 
-    comp["schedule"] = _as_str(raw.get("schedule", ""), path + ".schedule")
-    if comp["workload"] == "CronJob" and not comp["schedule"]:
-        raise SystemDefinitionError(path + ".schedule", "required for a CronJob")
-    if comp["workload"] != "CronJob":
-        for key in ("schedule", "suspend", "concurrency_policy", "time_zone", "backoff_limit", "restart_policy"):
-            if raw.get(key) not in (None, ""):
-                raise SystemDefinitionError(f"{path}.{key}", "only for workload CronJob")
-    comp["suspend"] = _as_bool(raw["suspend"], path + ".suspend") if raw.get("suspend") is not None else None
-    comp["concurrency_policy"] = _choice(raw["concurrency_policy"], CONCURRENCY_POLICIES, path + ".concurrency_policy") if raw.get("concurrency_policy") else ""
-    comp["time_zone"] = _as_str(raw.get("time_zone", ""), path + ".time_zone")
-    comp["backoff_limit"] = _as_int(raw["backoff_limit"], path + ".backoff_limit", 0) if raw.get("backoff_limit") is not None else None
-    comp["restart_policy"] = _choice(raw.get("restart_policy", "OnFailure"), ("OnFailure", "Never"), path + ".restart_policy")
-    for key in ("successful_jobs_history_limit", "failed_jobs_history_limit"):
-        comp[key] = _as_int(raw[key], f"{path}.{key}", 0) if raw.get(key) is not None else None
-
-    metrics = raw.get("metrics")
-    if metrics:
-        metrics = {} if metrics is True else _as_dict(metrics, path + ".metrics")
-        _unknown_keys(metrics, ("path", "port", "scheme"), path + ".metrics")
-        default_port = ports[0]["port"] if ports else None
-        port = metrics.get("port", default_port)
-        if port is None:
-            raise SystemDefinitionError(path + ".metrics.port", "required for a component without ports")
-        comp["metrics"] = {
-            "path": _as_str(metrics.get("path", "/metrics"), path + ".metrics.path") or "/metrics",
-            "port": _as_int(port, path + ".metrics.port", 1, 65535),
-            "scheme": _as_str(metrics.get("scheme", ""), path + ".metrics.scheme"),
-        }
-    else:
-        comp["metrics"] = None
-
-    sa = raw.get("service_account")
-    if sa:
-        sa = {"create": True} if sa is True else _as_dict(sa, path + ".service_account")
-        _unknown_keys(sa, ("create", "name", "rules", "automount_token"), path + ".service_account")
-        rules = []
-        for i, rule in enumerate(_as_list(sa.get("rules"), path + ".service_account.rules")):
-            rpath = f"{path}.service_account.rules[{i}]"
-            rule = _as_dict(rule, rpath)
-            _unknown_keys(rule, ("api_groups", "resources", "verbs", "resource_names"), rpath)
-            if not rule.get("verbs") or not rule.get("resources"):
-                raise SystemDefinitionError(rpath, "a rule needs resources and verbs")
-            rules.append({
-                k: [str(x) for x in _as_list(rule.get(k), f"{rpath}.{k}")]
-                for k in ("api_groups", "resources", "verbs", "resource_names") if k in rule or k == "api_groups"
-            })
-        create = _as_bool(sa.get("create", True), path + ".service_account.create")
-        comp["service_account"] = {
-            "create": create,
-            "name": _as_str(sa.get("name", name), path + ".service_account.name") or name,
-            "rules": rules,
-            "automount_token": _as_bool(sa.get("automount_token", bool(rules) or not create), path + ".service_account.automount_token"),
-        }
-        if rules and not create:
-            raise SystemDefinitionError(path + ".service_account.rules", "rules need create: true")
-    else:
-        comp["service_account"] = None
-
-    comp["expose"] = _as_bool(raw.get("expose", False), path + ".expose")
-    comp["pod_annotations"] = _as_str_dict(raw.get("pod_annotations"), path + ".pod_annotations")
-    comp["pod_labels"] = _as_str_dict(raw.get("pod_labels"), path + ".pod_labels")
-    comp["pod_spec"] = copy.deepcopy(_as_dict(raw.get("pod_spec"), path + ".pod_spec"))
-    comp["container"] = copy.deepcopy(_as_dict(raw.get("container"), path + ".container"))
+    comp["metrics"] = _normalize_metrics(raw.get("metrics"), ports, path + ".metrics")
+    comp["service_account"] = _normalize_service_account(raw.get("service_account"), name, path + ".service_account")
+    comp["expose"] = _bool(raw.get("expose"))
+    comp["pod_annotations"] = {str(k): _str(v) for k, v in _dict(raw.get("pod_annotations")).items()}
+    comp["pod_labels"] = {str(k): _str(v) for k, v in _dict(raw.get("pod_labels")).items()}
+    comp["pod_spec"] = copy.deepcopy(_dict(raw.get("pod_spec")))
+    comp["container"] = copy.deepcopy(_dict(raw.get("container")))
     return comp
 
 
@@ -877,7 +598,7 @@ class System:
         if problems:
             raise SystemDefinitionError.collected(problems)
         self.settings = normalize_settings(settings)
-        raw = _as_dict(components, "genai_components")
+        raw = _dict(components)
         self.components = {}
         self.disabled = set()
         errors = []
@@ -1005,10 +726,6 @@ def _quote(text):
     """Percent-encode the characters that would break the userinfo of a URL."""
     safe = string.ascii_letters + string.digits + "-._~!$&'()*+,;="
     return "".join(c if c in safe else f"%{ord(c):02X}" for c in text) if any(c not in safe for c in text) else text
-
-
-def build_system(components, settings):
-    return System(components, settings)
 
 
 # --------------------------------------------------------------------------------------------
