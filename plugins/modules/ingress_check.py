@@ -37,7 +37,7 @@ description:
     Secret only the public certificates are read; the private key never leaves the API server's answer.
   - Never changes anything; it runs the same in check mode.
 extends_documentation_fragment:
-  - genai.stack.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   namespace:
     description:
@@ -144,16 +144,39 @@ checks:
   type: list
   elements: dict
   contains:
-    ingress: {description: Name of the Ingress., type: str}
-    host: {description: Host of the rule (empty for a rule without host)., type: str}
-    path: {description: Path of the rule., type: str}
-    url: {description: URL as a browser would use it., type: str}
-    status: {description: HTTP status of the answer, 0 when there was none., type: int}
-    served_by: {description: C(X-Served-By) of the answer, null when absent., type: str}
-    expected: {description: Component the rule routes to., type: str}
-    ok: {description: Whether this check succeeded., type: bool}
-    verified: {description: Whether the certificate was verified against a known CA (false for HTTP)., type: bool}
-    ca: {description: Where the CA came from (V(ca_path), V(secret ca.crt), V(self-signed tls.crt)) or null., type: str}
+    ingress:
+      description: Name of the Ingress.
+      type: str
+    host:
+      description: Host of the rule (empty for a rule without host).
+      type: str
+    path:
+      description: Path of the rule.
+      type: str
+    url:
+      description: URL as a browser would use it.
+      type: str
+    status:
+      description: HTTP status of the answer; V(0) when there was none.
+      type: int
+    served_by:
+      description: The C(X-Served-By) header of the answer; null when absent.
+      type: str
+    expected:
+      description: Component the rule routes to.
+      type: str
+    ok:
+      description: Whether this check succeeded.
+      type: bool
+    verified:
+      description: Whether the certificate was verified against a known CA (false for plain HTTP).
+      type: bool
+    ca:
+      description: Where the CA came from - V(ca_path), V(secret ca.crt) or V(self-signed tls.crt); null when unverified.
+      type: str
+    error:
+      description: Why the check failed; null when it succeeded.
+      type: str
     redirected_from:
       description: The plain HTTP URL of the rule when the controller redirected it to HTTPS (followed once).
       type: str

@@ -19,8 +19,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # genai.stack from the clone (collections/ansible_collections/genai/stack links to the root)
 if os.path.join(REPO, "collections") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "collections"))
-from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402,F401
-from ansible_collections.genai.stack.plugins.modules import ingress_check  # noqa: E402,F401
+from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
+from ansible_collections.genai.stack.plugins.modules import ingress_check  # noqa: E402
+
+# what the tests import from here
+__all__ = ["GenaiStackError", "ingress_check"]
 
 OUTPUT = os.path.join(REPO, "tests", "output")
 BIN = os.path.join(REPO, ".venv", "bin")

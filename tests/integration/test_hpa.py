@@ -70,7 +70,8 @@ def test_gateway_hpa_scales_up_under_load_and_back_down(hpa_system):
     series = []
     stop = threading.Event()
     counts = {True: 0, False: 0}
-    threads = [threading.Thread(target=load, args=(address, stop, counts), daemon=True) for _ in range(LOAD_THREADS)]
+    threads = [threading.Thread(target=load, args=(address, stop, counts), daemon=True)
+               for _index in range(LOAD_THREADS)]
     t0 = time.monotonic()
     for thread in threads:
         thread.start()

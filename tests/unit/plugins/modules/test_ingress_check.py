@@ -203,7 +203,9 @@ def test_self_signed_secret_is_its_own_anchor(controller, pki):
 
 
 def test_ca_of_secret_prefers_ca_crt_and_ignores_issued_leaf(pki):
-    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    def b64(text):
+        return base64.b64encode(text.encode()).decode()
+
     assert ic.ca_of_secret({"data": {"ca.crt": b64(pki["ca"][2]), "tls.crt": b64(pki["good"][2])}}) == (
         pki["ca"][2], "secret ca.crt")
     assert ic.ca_of_secret({"data": {"tls.crt": b64(pki["good"][2])}}) == (None, None)
@@ -276,12 +278,12 @@ class FakeModule(object):
 
 
 def test_run_reports_urls_answering_and_fails_naming_host_and_path(controller, pki, monkeypatch):
+    def rule(host):
+        return {"host": host, "http": {"paths": [{"path": "/", "backend": {"service": {"name": "gateway"}}}]}}
+
     ingress = {"metadata": {"name": "genai"}, "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}, "spec": {
         "tls": [{"hosts": ["api.genai.local", "app.genai.local"], "secretName": "genai-tls"}],
-        "rules": [{"host": "api.genai.local", "http": {"paths": [
-            {"path": "/", "backend": {"service": {"name": "gateway"}}}]}},
-                  {"host": "app.genai.local", "http": {"paths": [
-                      {"path": "/", "backend": {"service": {"name": "gateway"}}}]}}]}}
+        "rules": [rule("api.genai.local"), rule("app.genai.local")]}}
     secrets = {"genai-tls": {"data": {"ca.crt": base64.b64encode(pki["ca"][2].encode()).decode()}}}
     monkeypatch.setattr(ic, "get_api", lambda params: FakeApi([ingress], secrets=secrets))
     module = FakeModule(https_port=controller["https"], http_port=controller["http"])
