@@ -48,6 +48,8 @@ DEFAULT_SETTINGS = {
     "wait_image": DEFAULT_WAIT_IMAGE,
 }
 
+# What an absent genai_ingress means to the renderer: no Ingress. The Ingress a system gets by
+# default is the role default of genai_ingress (roles/common/defaults/main.yml), merged over this.
 DEFAULT_INGRESS = {
     "enabled": False,
     "name": "",
