@@ -15,7 +15,7 @@ CoreDNS are newer than the tags say), so every image says TEST IMAGE and what it
 
 Static Go binaries get one layer each; kube-proxy also gets the node's root filesystem as a
 base layer for iptables and conntrack. Each archive is rewritten only when its inputs changed
-(a ``.inputs`` file beside it).
+(a stamp in $MINIKUBE_HOME/cache/genai-stack-inputs, outside the directories minikube reads).
 """
 
 import hashlib
@@ -163,10 +163,11 @@ def main(minikube_home, kube_bin, minikube_bin, rootfs):
         name, tag = ref.rsplit(":", 1)
         out = os.path.join(minikube_home, "cache", "images", "amd64", name + "_" + tag)
         inputs = inputs_of(ref, binaries, entrypoint, rootfs if with_rootfs else None)
-        stamp = out + ".inputs"
+        stamp = os.path.join(minikube_home, "cache", "genai-stack-inputs", (name + "_" + tag).replace("/", "_"))
         if os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == inputs:
             continue
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
         if with_rootfs and base is None:
             layer_path = os.path.join(minikube_home, "cache", "rootfs-layer.tar")
             base = (rootfs_layer(rootfs, layer_path), layer_path)
