@@ -26,7 +26,8 @@ description:
   - PersistentVolumeClaims must be Bound (a Pending claim is reported with its latest provisioning event).
     Services with a selector must have ready endpoints (EndpointSlices). Every backend of an Ingress must
     be an existing Service port with ready endpoints. HorizontalPodAutoscalers must point at an existing
-    target; an inactive metric (no metrics-server) is only a warning.
+    target; without a current metric an HPA is not ready after O(metrics_grace_period) when
+    metrics-server's APIService exists, and only a warning without metrics-server.
   - Services annotated C(genai.stack/health-path) (port named by C(genai.stack/health-port), else the
     first port) are asked over HTTP through the API server's service proxy,
     C(/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH), once the rest of their component is ready,
@@ -45,7 +46,7 @@ description:
     O(ingress_grace_period) (else V(no ingress controller), naming the class), and every Secret named
     in its C(spec.tls) must exist (else V(TLS Secret missing), naming the Secret and the Ready condition
     of the cert-manager Certificate of that name, or "unverified" when Certificates cannot be read).
-  - The report shows each HPA's current metric against its target (C(cpu 12% (target 80%))).
+  - The report shows each HPA's current metrics against their targets, as RV(components[].metrics).
   - Every reason the report can hold is listed, with when it ends the wait, in the README of the
     collection ("Health reasons").
   - While waiting, the action plugin of this module prints every O(progress_interval) seconds which
