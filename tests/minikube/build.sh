@@ -6,7 +6,7 @@
 # minikube's Makefile (MINIKUBE_LDFLAGS) and its build tag (libvirt_dlopen). The storage
 # provisioner is minikube's own hostpath provisioner with leader election off: at this tag its
 # Endpoints lock is gone from the API ("endpoints lock is removed"), and one replica needs none.
-# minikube and the provisioner share one `go build`; crictl is a separate module (cri-tools).
+# crictl is a separate module (cri-tools).
 # Output: $MINIKUBE_BIN_DIR/{minikube,storage-provisioner,crictl}, cached across runs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -82,8 +82,12 @@ GO
     cd "$work"
     go mod tidy
     mkdir -p "$MINIKUBE_BIN_DIR.tmp"
-    CGO_ENABLED=0 nice -n 10 go build -p 2 -trimpath -tags libvirt_dlopen -ldflags "$ldflags" \
-      -o "$MINIKUBE_BIN_DIR.tmp/" k8s.io/minikube/cmd/minikube ./storage-provisioner
+    # minikube needs cgo: its kvm driver links libvirt (dlopen'ed at run time with libvirt_dlopen).
+    # The provisioner runs in an image with nothing but itself, so it is static (no cgo).
+    CGO_ENABLED=1 nice -n 10 go build -p 2 -trimpath -tags libvirt_dlopen -ldflags "$ldflags" \
+      -o "$MINIKUBE_BIN_DIR.tmp/minikube" k8s.io/minikube/cmd/minikube
+    CGO_ENABLED=0 nice -n 10 go build -p 2 -trimpath -ldflags "$ldflags" \
+      -o "$MINIKUBE_BIN_DIR.tmp/storage-provisioner" ./storage-provisioner
   )
 }
 
