@@ -123,9 +123,9 @@ QUANTITY_SCHEMA = {"x-type": "quantity", "anyOf": [{"type": "number"}, {"type": 
                    "x-message": "expected a Kubernetes quantity such as 250m, 0.5, 128Mi or 1Gi"}
 ARG = {"x-type": "str", "anyOf": [{"type": "string"}, {"type": "integer"}],
        "x-message": "expected a string (quote it)"}
-PORT_REF = {"x-type": "port name or int", "anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
-                      {"type": "string", "pattern": PORT_NAME}],
-            "description": "a port of the component: its name or its number",
+PORT_REF = {"x-type": "port name or int",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string", "pattern": PORT_NAME}],
+            "description": "A port of the component: its name or its number.",
             "x-message": "expected a port name or a number 1-65535"}
 HTTP_PATH = {"type": "string", "pattern": "^/", "x-message": "must start with '/'"}
 
