@@ -258,7 +258,8 @@ LOCAL_KUBECONFIG = os.path.join(REPO, ".cluster", "kubeconfig")
 )
 def test_second_cluster_up_changes_nothing(ns):
     """`cluster up` on a running cluster keeps every pod: same container, no restart."""
-    pod = wait_until("app Ready", lambda: ready_pods(ns, "app"), timeout=180)[0]
+    apply(ns, deployment("keeper", APP_IMAGE, env=[{"name": "PORT", "value": "8000"}], port=8000))
+    pod = wait_until("keeper Ready", lambda: ready_pods(ns, "keeper"), timeout=180)[0]
 
     def containers():
         status = kget(ns, "pod", pod)["status"]["containerStatuses"]
@@ -273,4 +274,4 @@ def test_second_cluster_up_changes_nothing(ns):
     assert "started " not in proc.stderr, proc.stderr[-3000:]
     time.sleep(5)
     assert containers() == before
-    assert ready_pods(ns, "app") == [pod]
+    assert ready_pods(ns, "keeper") == [pod]
