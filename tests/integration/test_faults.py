@@ -127,6 +127,7 @@ def test_f_missing_storage_class_is_named_within_60s(namespace):
     assert 'storageclass.storage.k8s.io "does-not-exist" not found' in redis["message"]
     assert "redis: ProvisioningFailed" in result["msg"]
     assert took < 60, took
+    print("case F named in {0:.1f}s: {1}".format(took, redis["message"]))
 
 
 def test_g_pod_security_refusing_a_root_redis_is_named_within_30s(namespace):
@@ -138,6 +139,7 @@ def test_g_pod_security_refusing_a_root_redis_is_named_within_30s(namespace):
     assert redis["reason"] == "FailedCreate", redis
     assert "violates PodSecurity" in redis["message"] and "restricted" in redis["message"]
     assert took < 30, took
+    print("case G named in {0:.1f}s: {1}".format(took, redis["message"]))
 
 
 def test_m_bad_tag_on_a_running_statefulset_is_named_within_30s(namespace):
@@ -151,6 +153,7 @@ def test_m_bad_tag_on_a_running_statefulset_is_named_within_30s(namespace):
     assert redis["reason"] in ("ErrImagePull", "ImagePullBackOff"), redis
     assert "9.9.9-absent" in redis["message"]
     assert took < 30, took
+    print("case M named in {0:.1f}s: {1} {2}".format(took, redis["reason"], redis["message"]))
 
 
 def test_stale_failed_create_of_an_old_replicaset_does_not_trip(namespace):
