@@ -181,8 +181,11 @@ class K8sApi(object):
         headers = self._headers()
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-            if not isinstance(body, (str, bytes)):
+            if "json" not in headers["Content-Type"] and not isinstance(body, (str, bytes)):
+                # YAML content (server-side apply): JSON is valid YAML, sent as it is
                 body = json.dumps(body)
+            # JSON content types: the REST client serialises dicts and lists itself (and keeps
+            # the json-patch content type only for a list)
         try:
             response = self.api_client.rest_client.request(
                 method, url, headers=headers, body=body, _request_timeout=timeout or self.request_timeout)
