@@ -1,5 +1,5 @@
 # genai.stack — the two commands: `make deploy` and `make test`.
-.PHONY: deploy test venv lint unit build cluster cluster-down integration molecule seeds awx images sanity
+.PHONY: deploy test venv lint unit build cluster cluster-down integration molecule seeds awx kind minikube images sanity
 
 deploy:
 	@scripts/deploy.sh
@@ -10,7 +10,7 @@ test:
 venv:
 	@scripts/venv.sh
 
-lint sanity unit build integration molecule seeds awx: venv
+lint sanity unit build integration molecule seeds awx kind minikube: venv
 	@GENAI_TEST_STEPS=$@ scripts/test.sh
 
 cluster: venv

@@ -8,7 +8,7 @@ LOGS=$ROOT/tests/output/logs
 mkdir -p "$LOGS"
 export KUBECONFIG=${GENAI_TEST_KUBECONFIG:-$ROOT/.cluster/kubeconfig}
 
-STEPS=(${GENAI_TEST_STEPS:-venv lint sanity unit build cluster integration molecule seeds awx})
+STEPS=(${GENAI_TEST_STEPS:-venv lint sanity unit build cluster integration molecule seeds awx kind minikube})
 SEED_SYSTEMS=(${GENAI_TEST_SEEDS:-todo-app rag-system my-saas-chat chat4all})
 declare -A RESULT TIME
 passed=0; failed=0
@@ -28,6 +28,14 @@ run_step() {
     tail -40 "$LOGS/$name.log" >&2
   fi
   return $rc
+}
+
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
@@ -53,17 +61,47 @@ step_build() { "$ROOT/scripts/build-check.sh"; }
 step_cluster() {
   "$ROOT/tests/cluster/cluster" up && "$ROOT/tests/images/images" import
 }
-step_integration() { pytest_strict -q -p no:cacheprovider tests/integration; }
+# The browser test needs Debian's chromium and certutil (an NSS db trusting the test CA);
+# under make test it must run, never skip.
+step_integration() {
+  apt_install chromium libnss3-tools || return 1
+  GENAI_STACK_REQUIRE_BROWSER=1 pytest_strict -q -p no:cacheprovider tests/integration
+}
 step_molecule() { (cd "$ROOT" && molecule test -s default); }
 # Every other seed system, one after the other: converge, idempotence, verify, purge.
 step_seeds() {
   local rc=0 system
+  prebuild_start
   for system in "${SEED_SYSTEMS[@]}"; do
     say "seed system $system"
     GENAI_SEED=$system molecule test -s seeds || { say "seed system $system FAILED"; rc=1; }
   done
   return $rc
 }
+# kind (tests/kind) and Minikube (tests/minikube) scenarios, each with the Docker engine of
+# tests/docker started for its lifetime and stopped after.
+step_kind() { prebuild_wait; "$ROOT/tests/kind/molecule-kind"; }
+step_minikube() { prebuild_wait; "$ROOT/tests/minikube/test"; }
+
+# The Go programs of the kind and Minikube steps are built in the background while the seeds
+# converge (a no-op when cached); their steps wait for it and read its log on failure.
+PREBUILD_PID=
+prebuild_start() {
+  [[ " ${STEPS[*]} " == *" kind "* || " ${STEPS[*]} " == *" minikube "* ]] || return 0
+  say "building kind and Minikube in the background (log: $LOGS/prebuild.log)"
+  ( nice -n 10 "$ROOT/tests/kind/node-image" kind >/dev/null &&
+    nice -n 10 "$ROOT/tests/minikube/build.sh" ) > "$LOGS/prebuild.log" 2>&1 &
+  PREBUILD_PID=$!
+}
+prebuild_wait() {
+  [ -n "$PREBUILD_PID" ] || return 0
+  local rc=0
+  wait "$PREBUILD_PID" || rc=$?
+  PREBUILD_PID=
+  [ $rc -eq 0 ] || { echo "background build of kind/Minikube failed:"; tail -30 "$LOGS/prebuild.log"; }
+  return $rc
+}
+
 step_awx() {
   if [ -d "$ROOT/tests/awx" ]; then
     pytest_strict -q -p no:cacheprovider tests/awx
