@@ -222,3 +222,26 @@ def test_progress_is_printed_while_one_call_waits(namespace):
     assert len(lines) >= 2, proc.stdout[-3000:]
     assert "not ready: slow (" in lines[-1], lines
     assert "FAILED - RETRYING" not in proc.stdout
+
+
+def test_hpa_current_metric_is_reported_against_its_target(namespace):
+    """With metrics-server on the cluster the report shows `cpu N% (target 60%)` for the HPA."""
+    if kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", check=False).returncode != 0:
+        pytest.skip("no metrics-server on this cluster")
+    web = deployment("web")
+    web["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "20m", "memory": "32Mi"}}
+    scaler = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "labels": labels("web")},
+              "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                       "minReplicas": 1, "maxReplicas": 2, "metrics": [{"type": "Resource", "resource": {
+                           "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}}
+    apply(namespace, web, scaler)
+    deadline = time.monotonic() + 180
+    metrics = []
+    while time.monotonic() < deadline and not metrics:
+        failed, result, took = health(namespace, components=["web"], wait_timeout=30)
+        metrics = component(result, "web")["metrics"]
+        if not metrics:
+            time.sleep(5)
+    assert metrics and metrics[0].startswith("web: cpu ") and metrics[0].endswith("% (target 60%)"), metrics
+    assert not failed, result.get("msg")
+    print("HPA metric seen: {0}".format(metrics[0]))
