@@ -35,6 +35,8 @@ KUBECTL = os.environ.get("KUBECTL") or (
 OUTPUT = os.path.join(REPO, "tests", "output", "identity")
 APP = {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"}
 SMALL = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+# inventories/local enforces PodSecurity restricted; the app image runs as user 1000
+NON_ROOT = {"run_as_non_root": True, "run_as_user": 1000, "run_as_group": 1000, "fs_group": 1000}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -87,7 +89,7 @@ def purge(namespace):
 
 def api(**extra):
     record = {"tier": "backend", "image": dict(APP), "ports": [{"name": "http", "port": 8000}],
-              "health_path": "/healthz", "resources": SMALL}
+              "health_path": "/healthz", "resources": SMALL, "security_context": NON_ROOT}
     record.update(extra)
     return record
 
