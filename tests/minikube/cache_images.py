@@ -30,6 +30,9 @@ REPOSITORY = os.environ.get("MINIKUBE_IMAGE_REPOSITORY", "localhost/genai-stack-
 KUBE_VERSION = os.environ.get("KUBE_VERSION", "v1.34.4")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SKIP_DIRS = ("dev", "proc", "sys", "tmp", "run")
+# Further names in the same archive: minikube caches CoreDNS as R/coredns/coredns, but kubeadm,
+# given the image repository R, asks for R/coredns (its preflight pulls it offline otherwise).
+ALIASES = {REPOSITORY + "/coredns/coredns:v1.12.1": [REPOSITORY + "/coredns:v1.12.1"]}
 
 
 def images(kube_bin, minikube_bin):
@@ -101,7 +104,7 @@ def rootfs_layer(rootfs, out):
 
 
 def inputs_of(ref, binaries, entrypoint, rootfs):
-    parts = [ref, json.dumps(entrypoint), rootfs or ""]
+    parts = [ref, json.dumps(entrypoint), rootfs or "", " ".join(ALIASES.get(ref, []))]
     for source, path in binaries:
         st = os.stat(source)
         parts.append("{0} {1} {2} {3}".format(source, path, st.st_size, int(st.st_mtime)))
@@ -126,7 +129,8 @@ def write_archive(out, ref, binaries, entrypoint, base_layer):
     }, sort_keys=True).encode()
     config_name = sha256(config)[7:] + ".json"
     layer_names = [digest[7:] + "/layer.tar" for digest, dummy in layers]
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [ref], "Layers": layer_names}]).encode()
+    tags = [ref] + ALIASES.get(ref, [])
+    manifest = json.dumps([{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]).encode()
     tmp = out + ".tmp"
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         def add(name, payload=None, path=None):

@@ -74,6 +74,9 @@ def test_archives_are_docker_archives_of_test_images(inputs):
         manifest = json.load(tar.extractfile("manifest.json"))
         config = json.load(tar.extractfile(manifest[0]["Config"]))
         assert config["config"]["Entrypoint"] == ["/coredns"]
+        # minikube caches it as coredns/coredns; kubeadm asks for coredns under the same repository
+        assert manifest[0]["RepoTags"] == ["localhost/genai-stack-test/minikube/coredns/coredns:v1.12.1",
+                                           "localhost/genai-stack-test/minikube/coredns:v1.12.1"]
         assert len(manifest[0]["Layers"]) == 1
 
 
