@@ -104,11 +104,21 @@ def node_ip():
     return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report redirects instead of following them (the test looks at the 308 itself)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
 def http_get(url, host, timeout=5):
-    """GET url with a Host header; return (status, body) or (None, error text)."""
+    """GET url with a Host header (redirects not followed); return (status, body) or (None, error text)."""
     req = urllib.request.Request(url, headers={"Host": host})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with OPENER.open(req, timeout=timeout) as resp:
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(errors="replace")
@@ -264,3 +274,53 @@ def test_network_policy_blocks_what_it_does_not_allow(ns):
     time.sleep(2)
     assert exec_get(ns, pods["stranger"], protected) != "200"
     assert exec_get(ns, pods["client"], protected) == "200"
+
+
+def test_ingress_nginx_annotations_the_collection_uses(ns, web):
+    """use-regex + rewrite-target, ssl-redirect and proxy-body-size as docs/test-cluster.md says."""
+    ip = node_ip()
+    rewrite = ingress("rewrite", f"rw-{ns}.addons.test", web, tls_secret="rw-tls", annotations={
+        "nginx.ingress.kubernetes.io/use-regex": "true",
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+        "cert-manager.io/cluster-issuer": CLUSTER_ISSUER})
+    rewrite["spec"]["rules"][0]["http"]["paths"][0].update(path="/chat(/|$)(.*)", pathType="ImplementationSpecific")
+    apply(ns, rewrite)
+    for name, buffering in (("body", None), ("bodybuf", "on")):
+        annotations = {"nginx.ingress.kubernetes.io/proxy-body-size": "1k"}
+        if buffering:
+            annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] = buffering
+        apply(ns, ingress(name, f"{name}-{ns}.addons.test", web, annotations=annotations))
+    # ssl-redirect: an Ingress with TLS answers plain HTTP with 308 to https.
+    wait_until("308 from http to https", lambda: http_get(f"http://{ip}/chat/x", f"rw-{ns}.addons.test")[0] == 308,
+               timeout=90)
+    # rewrite-target /$2 of /chat(/|$)(.*): the backend sees /foo/bar for /chat/foo/bar.
+    ctx = ssl.create_default_context(cafile=CA_FILE)
+    host = f"rw-{ns}.addons.test"
+
+    def backend_path():
+        try:
+            with socket.create_connection((ip, 443), timeout=5) as sock:
+                with ctx.wrap_socket(sock, server_hostname=host) as tls:
+                    tls.sendall(f"GET /chat/foo/bar HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                    data = b""
+                    while chunk := tls.recv(65536):
+                        data += chunk
+        except (OSError, ssl.SSLError):
+            return None
+        head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
+        return json.loads(body).get("path") if head.startswith("HTTP/1.1 200") else None
+    assert wait_until("rewritten path", backend_path, timeout=90) == "/foo/bar"
+
+    # proxy-body-size is enforced (413) only with proxy-request-buffering "on".
+    def post(name):
+        req = urllib.request.Request(f"http://{ip}/upload", data=b"x" * 4096, method="POST",
+                                     headers={"Host": f"{name}-{ns}.addons.test"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+        except OSError:
+            return None
+    assert wait_until("413 with buffering on", lambda: post("bodybuf") == 413, timeout=60)
+    assert wait_until("200 without buffering", lambda: post("body") == 200, timeout=60)
