@@ -180,6 +180,7 @@ def test_cert_manager_issues_for_an_ingress_through_the_ca_cluster_issuer(ns, we
     t0 = time.monotonic()
     apply(ns, ingress("web-tls", host, web, tls_secret="web-tls",
                       annotations={"cert-manager.io/cluster-issuer": CLUSTER_ISSUER}))
+
     def ready_certificate():
         items = kget(ns, "certificates.cert-manager.io")["items"]
         return next((c for c in items if c["metadata"]["name"] == "web-tls" and condition(c, "Ready") == "True"),
@@ -302,12 +303,14 @@ def test_ingress_nginx_annotations_the_collection_uses(ns, web):
             with socket.create_connection((ip, 443), timeout=5) as sock:
                 with ctx.wrap_socket(sock, server_hostname=host) as tls:
                     tls.sendall(f"GET /chat/foo/bar HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                    data = b""
-                    while chunk := tls.recv(65536):
-                        data += chunk
+                    chunks = []
+                    chunk = tls.recv(65536)
+                    while chunk:
+                        chunks.append(chunk)
+                        chunk = tls.recv(65536)
         except (OSError, ssl.SSLError):
             return None
-        head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
+        head, body = (b"".join(chunks).decode(errors="replace").split("\r\n\r\n", 1) + [""])[:2]
         return json.loads(body).get("path") if head.startswith("HTTP/1.1 200") else None
     assert wait_until("rewritten path", backend_path, timeout=90) == "/foo/bar"
 
