@@ -157,7 +157,7 @@ REASONS = OrderedDict((
     (RUN_CONTAINER_ERROR, ("after `stuck_grace_period`", "the runtime cannot start the container (command not found...)")),
     (CONTAINER_ERROR, ("at once", "any other waiting reason ending in `Error` (PreStartHookError, ImageInspectError...), named in the message")),
     (CRASH_LOOP_BACKOFF, ("after `crash_loop_restarts` restarts the container caused itself", "the container keeps exiting")),
-    (RESTARTED_RECENTLY, ("never", "ready, but it exited with an error less than 30 s ago (a pod that becomes ready then crashes is not healthy)")),
+    (RESTARTED_RECENTLY, ("never", "ready, but restarted after an error less than 30 s ago (a pod that becomes ready then crashes is not healthy)")),
     (LIVENESS_PROBE_FAILING, ("never", "restarted by its liveness probe (not counted as a crash loop)")),
     (CONTAINER_CREATING, ("never", "the container is being created")),
     (POD_INITIALIZING, ("never", "init containers are running")),
@@ -710,16 +710,17 @@ def _container_finding(pod, cs, init, now, options, container_spec, pod_events=(
 
 
 def _recent_crash(pod, cs, where, now, pod_events):
-    """A ready container that exited with an error less than RECENT_CRASH_SECONDS ago is not yet
-    healthy: a pod that becomes ready and then crashes must not pass one lucky poll."""
+    """A ready container restarted after exiting with an error is not healthy until it has run
+    RECENT_CRASH_SECONDS: a pod that becomes ready and then crashes must not pass one lucky poll
+    between two crashes (the kubelet's back-off makes the gaps longer, not the runs)."""
     last = (cs.get("lastState") or {}).get("terminated") or {}
-    finished = parse_time(last.get("finishedAt"))
-    if not last or finished is None or last.get("exitCode") in (0, None) or now - finished >= RECENT_CRASH_SECONDS:
+    started = parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+    if not last or started is None or last.get("exitCode") in (0, None) or now - started >= RECENT_CRASH_SECONDS:
         return None
     if _restarted_outside(pod_events, cs.get("name"), last) == "sandbox":
         return None
-    return Finding("Pod", name_of(pod), RESTARTED_RECENTLY, "pod {0} {1} exited with code {2} {3}s ago ({4} restarts)".format(
-        name_of(pod), where, last.get("exitCode"), int(now - finished), cs.get("restartCount") or 0), since=finished)
+    return Finding("Pod", name_of(pod), RESTARTED_RECENTLY, "pod {0} {1} runs for {2}s after exiting with code {3} ({4} restarts)".format(
+        name_of(pod), where, int(now - started), last.get("exitCode"), cs.get("restartCount") or 0), since=started)
 
 
 def pod_restart_warnings(pod, options):
@@ -1121,7 +1122,11 @@ def evaluate(objects, now, http_results=None, events=None, lookups=None, options
                                     for f in findings if f.terminal)
             continue
         if findings and not item["findings"] and item["kinds"]:
-            continue  # the workload is rolled out: pods of an old ReplicaSet going away do not matter
+            # the workload is rolled out: pods of an old ReplicaSet going away do not matter, but a
+            # ready pod that has just restarted after a crash counts as ready in the workload's status
+            findings = [f for f in findings if f.reason == RESTARTED_RECENTLY]
+            if not findings:
+                continue
         if not item["kinds"]:
             item["kinds"].append("Pod")
         item["findings"].extend(findings)

@@ -245,3 +245,36 @@ def test_hpa_current_metric_is_reported_against_its_target(namespace):
     assert metrics and metrics[0].startswith("web: cpu ") and metrics[0].endswith("% (target 60%)"), metrics
     assert not failed, result.get("msg")
     print("HPA metric seen: {0}".format(metrics[0]))
+
+
+def wait_for_restart(namespace, timeout=90):
+    """Wait for a first restart, so that no poll sees the pod before anything went wrong."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = json.loads(kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)["items"]
+        if any(cs.get("restartCount") for p in pods for cs in (p.get("status") or {}).get("containerStatuses") or []):
+            return
+        time.sleep(1)
+    raise AssertionError("no container of {0} restarted in {1}s".format(namespace, timeout))
+
+
+def test_liveness_kills_are_named_and_not_called_a_crash_loop(namespace):
+    live = deployment("live", command=["sleep", "3600"])
+    live["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = {
+        "exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}
+    apply(namespace, live)
+    wait_for_restart(namespace)
+    failed, result, took = health(namespace, components=["live"], wait_timeout=45, crash_loop_restarts=1)
+    comp = component(result, "live")
+    assert failed and result["terminal"] is False, result.get("msg")
+    assert comp["reason"] == "liveness probe failing", comp
+    assert "by its liveness probe" in comp["message"]
+
+
+def test_a_pod_that_becomes_ready_then_crashes_is_not_healthy(namespace):
+    apply(namespace, deployment("flaky", command=["sh", "-c", "sleep 4; exit 1"]))
+    wait_for_restart(namespace)
+    failed, result, took = health(namespace, components=["flaky"], wait_timeout=60)
+    comp = component(result, "flaky")
+    assert failed and result["healthy"] is False, result.get("msg")
+    assert comp["reason"] in ("CrashLoopBackOff", "restarted recently"), comp

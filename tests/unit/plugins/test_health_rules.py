@@ -267,10 +267,12 @@ def test_liveness_kills_are_named_and_not_a_crash_loop():
     assert "statuscode: 500" in finding.message
 
 
-@pytest.mark.parametrize("finished, ready", [(10, False), (120, True)])
-def test_a_pod_that_became_ready_then_crashed_is_not_healthy_yet(finished, ready):
-    last = {"exitCode": 1, "reason": "Error", "finishedAt": stamp(finished)}
-    findings = hc.pod_findings(pod(ready=True, restarts=1, last=last), NOW, OPTS, [])
+@pytest.mark.parametrize("started, ready", [(10, False), (120, True)])
+def test_a_pod_that_became_ready_then_crashed_is_not_healthy_yet(started, ready):
+    last = {"exitCode": 1, "reason": "Error", "finishedAt": stamp(started + 40)}  # after a 40 s back-off
+    restarted = pod(ready=True, restarts=3, last=last)
+    restarted["status"]["containerStatuses"][0]["state"]["running"]["startedAt"] = stamp(started)
+    findings = hc.pod_findings(restarted, NOW, OPTS, [])
     assert (findings == []) is ready
     if not ready:
         assert findings[0].reason == hc.RESTARTED_RECENTLY
@@ -473,3 +475,13 @@ def test_one_wait_prints_progress_every_interval_until_healthy():
     result = hc.wait(api, params, progress=lines.append, clock=clock.time, sleep=clock.sleep)
     assert result["healthy"] is True and api.polls == 13
     assert lines == ["[backend] ready: none | not ready: api (not ready)"] * 2
+
+
+def test_a_restarted_pod_keeps_its_component_unready_although_the_workload_counts_it_ready():
+    dep = deployment(ready=1)
+    dep["status"].update(updatedReplicas=1, readyReplicas=1, availableReplicas=1)
+    restarted = pod(ready=True, restarts=2, last={"exitCode": 1, "reason": "Error", "finishedAt": stamp(30)})
+    restarted["status"]["containerStatuses"][0]["state"]["running"]["startedAt"] = stamp(5)
+    report = hc.evaluate({"Deployment": [dep], "Pod": [restarted]}, NOW, options=OPTS)
+    assert report["healthy"] is False
+    assert report["components"][0]["reason"] == hc.RESTARTED_RECENTLY
