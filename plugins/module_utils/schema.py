@@ -43,6 +43,7 @@ from decimal import Decimal, InvalidOperation
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+OPTIONAL_DNS_SUBDOMAIN = "^$|" + DNS_SUBDOMAIN
 INGRESS_HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 PORT_NAME = r"^(?!.*--)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -249,7 +250,7 @@ SERVICE_ACCOUNT = _d("A ServiceAccount (true: create one named as the component)
     {"type": "boolean"},
     _dict("ServiceAccount settings.", {
         "create": _bool("Create it (default true); false uses an existing one."),
-        "name": _str("Its name (default: the component).", DNS_SUBDOMAIN, "must be a DNS name"),
+        "name": _str("Its name (default: the component).", OPTIONAL_DNS_SUBDOMAIN, "must be a DNS name"),
         "automount_token": _bool("Mount its token (default: when it has rules or is not created here)."),
         "rules": _list("Role rules.", _dict("A rule.", {
             "api_groups": _list("API groups (\"\" is the core group).", {"type": "string"}),
@@ -323,21 +324,21 @@ HOST_MESSAGE = ("must be a DNS name such as api.example.com (RFC 1123, lowercase
                 "without scheme, port or path")
 INGRESS = _dict("The Ingress of the system.", {
     "enabled": _bool("Render the Ingress."),
-    "name": _str("Ingress name (default: the system name).", DNS_SUBDOMAIN, "must be a DNS name"),
+    "name": _str("Ingress name (default: the system name).", OPTIONAL_DNS_SUBDOMAIN, "must be a DNS name"),
     "class_name": _str("ingressClassName (default nginx)."),
     "mode": _enum("hosts (a host per component) or single_domain (one host, a path per component).",
                   ("hosts", "single_domain")),
     "hosts": _list("mode hosts: {host, component, port, path, path_type}.", _dict("A host.", dict(
         {"host": _str("Host name.", INGRESS_HOST, HOST_MESSAGE, maxLength=253)}, **INGRESS_ENTRY),
         required=("host", "component"))),
-    "domain": _str("mode single_domain: the host.", "^$|" + INGRESS_HOST[1:], HOST_MESSAGE, maxLength=253),
+    "domain": _str("mode single_domain: the host.", "^$|" + INGRESS_HOST, HOST_MESSAGE, maxLength=253),
     "paths": _list("mode single_domain: {path, component, port, path_type}.",
                    _dict("A path.", INGRESS_ENTRY, required=("component",))),
     "annotations": _dict("Ingress annotations.", additional={"type": "string"}),
     "controller_namespace": _str("Namespace of the ingress controller (admitted by NetworkPolicies)."),
     "tls": _dict("TLS.", {
         "mode": _enum("cert_manager, self_signed, secret or none.", ("cert_manager", "self_signed", "secret", "none")),
-        "secret_name": _str("TLS Secret name.", DNS_SUBDOMAIN, "must be a DNS name"),
+        "secret_name": _str("TLS Secret name.", OPTIONAL_DNS_SUBDOMAIN, "must be a DNS name"),
         "issuer": _str("cert-manager issuer name (mode cert_manager)."),
         "issuer_kind": _enum("ClusterIssuer (default) or Issuer.", ("ClusterIssuer", "Issuer")),
     }),
@@ -347,12 +348,12 @@ SETTINGS = {"type": "object", "additionalProperties": True, "properties": {
     "system": _str("genai_system: the system's name (label part-of).", DNS_LABEL, "must be a DNS label", maxLength=63),
     "namespace": _str("genai_namespace.", DNS_LABEL, "must be a DNS label", maxLength=63),
     "cluster_domain": _str("genai_cluster_domain.", r"^\.?[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.?$", "must be a DNS name"),
-    "image_registry": _str("genai_image_registry.", "^$|" + IMAGE_REGISTRY[1:], "not a registry host (name[:port][/path])"),
+    "image_registry": _str("genai_image_registry.", "^$|" + IMAGE_REGISTRY, "not a registry host (name[:port][/path])"),
     "image_pull_policy": _enum("genai_image_pull_policy.", ("Always", "IfNotPresent", "Never")),
     "image_pull_secrets": _list("genai_image_pull_secrets.", {"type": "string", "pattern": DNS_SUBDOMAIN}),
     "image_overrides": _dict("genai_image_overrides: component -> image fields.",
                              additional={k: v for k, v in IMAGE.items() if k != "required"}),
-    "image_tag": _str("genai_image_tag.", "^$|" + IMAGE_TAG[1:], "not an image tag"),
+    "image_tag": _str("genai_image_tag.", "^$|" + IMAGE_TAG, "not an image tag"),
     "replicas": _dict("genai_replicas: component -> replicas.", additional=_int("Replicas.")),
     "ingress": INGRESS,
     "monitoring_enabled": _bool("genai_monitoring_enabled."),

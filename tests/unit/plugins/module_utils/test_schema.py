@@ -184,3 +184,31 @@ def test_every_field_of_the_record_is_described():
                 walk(node.get(key), f"{path}.{key}")
     walk(schema.COMPONENT, "component")
     walk(schema.INGRESS, "genai_ingress")
+
+
+def test_empty_names_take_their_defaults():
+    components, settings = load("genai")
+    settings["ingress"].update(name="")
+    settings["ingress"]["tls"]["secret_name"] = ""
+    system = System(components, settings)
+    assert system.settings["ingress"]["name"] == "genai"
+    assert system.settings["ingress"]["tls"]["secret_name"] == "genai-tls"
+    settings["ingress"].update(name="Bad_Name")
+    assert errors_of(components, settings) == ["genai_ingress.name: must be a DNS name, got 'Bad_Name'"]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("image_registry", "bad registry/x"), ("image_tag", "v1 beta"),
+])
+def test_optional_settings_are_anchored_patterns(key, value):
+    components, settings = load("genai")
+    settings[key] = value
+    assert schema.validate(components, settings)[0].startswith(f"genai_{key}: ")
+    settings[key] = ""
+    assert schema.validate(components, settings) == []
+
+
+def test_single_domain_needs_a_dns_name():
+    components, settings = load("genai")
+    settings["ingress"].update(mode="single_domain", domain="https://genai.local")
+    assert schema.validate(components, settings)[0].startswith("genai_ingress.domain: must be a DNS name")
