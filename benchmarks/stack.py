@@ -126,10 +126,19 @@ def converge(inventory, namespace, extra):
                ANSIBLE_CALLBACK_RESULT_FORMAT="json")
     cmd = [PLAYBOOK, "site.yml", "-i", inventory, "-e", json.dumps({"genai_namespace": namespace})] + extra
     seconds, out, peak = timed(cmd, env=env, sample=True)
-    report = json.loads(out)
+    report = _json_report(out)
     tasks = sum(len(play["tasks"]) for play in report["plays"])
     changed = sum(host.get("changed", 0) for host in report["stats"].values())
     return {"seconds": seconds, "tasks": tasks, "changed": changed, "peak_mb": peak / 2 ** 20}
+
+
+def _json_report(out):
+    """The json callback's document; progress lines printed by action plugins may precede it."""
+    start = out.find("\n{") + 1 if not out.startswith("{") else 0
+    try:
+        return json.JSONDecoder().raw_decode(out[start:])[0]
+    except ValueError as exc:
+        raise SystemExit("no JSON report from ansible-playbook: {0}\n{1}".format(exc, out[:2000])) from exc
 
 
 def clean(obj):
