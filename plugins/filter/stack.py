@@ -102,14 +102,19 @@ def resolve_secrets(components, existing_secrets, settings, redact=False):
 def foreign_objects(existing, components, settings):
     """Objects of the namespace that another system owns under one of this system's component names.
 
-    ``existing``: Secrets and PersistentVolumeClaims (lists or registered k8s_info results)
-    labelled managed-by genai-stack. Returns ``[{kind, name, system, component}]`` for every
+    ``existing``: Secrets and PersistentVolumeClaims labelled managed-by genai-stack: a list,
+    a registered k8s_info result, or ``{kind: [objects]}`` (what the k8s lookup returns per
+    kind: list items carry no kind). Returns ``[{kind, name, system, component}]`` for every
     object whose ``app.kubernetes.io/part-of`` names another system and whose
     ``app.kubernetes.io/name`` is a component of this one: what renaming ``genai_system``
     in a namespace in use leaves behind (data on PVCs, passwords in Secrets).
     """
     system = _system(_plain(components), _plain(settings))
     mine = set(system.components)
+    existing = _plain(existing)
+    if isinstance(existing, dict) and "resources" not in existing:
+        # kind -> objects, as list responses leave the kind out of their items
+        existing = [dict(obj, kind=obj.get("kind") or kind) for kind, objs in sorted(existing.items()) for obj in objs or []]
     found = []
     for obj in _resources(existing):
         labels = _labels(obj)

@@ -148,6 +148,9 @@ def test_foreign_objects_names_another_system_under_our_component_names(genai):
         {"kind": "Secret", "name": "mysql-secrets", "system": "shop", "component": "mysql"},
     ]
     assert stack.foreign_objects([existing["resources"][2]], components, settings) == []
+    by_kind = {"Secret": [dict(existing["resources"][0], kind=None)], "PersistentVolumeClaim": []}
+    assert stack.foreign_objects(by_kind, components, settings) == [
+        {"kind": "Secret", "name": "mysql-secrets", "system": "shop", "component": "mysql"}]
 
 
 def test_resolve_secrets_never_reads_another_systems_secret(genai):
