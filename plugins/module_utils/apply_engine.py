@@ -52,6 +52,8 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                  "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError")
 FALLBACK_NAMESPACE = "default"
+RETRY_STATUSES = (0, 429, 500, 502, 503, 504)
+RETRY_SECONDS = 20
 DELETE_WAIT_SECONDS = 60
 STATUS_WAIT_SECONDS = 10
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -133,7 +135,17 @@ class Applier(object):
     # requests
 
     def _call(self, method, path, query=None, body=None, content_type=None):
-        status, answer, warnings = self.api.call(method, path, query=query, body=body, content_type=content_type)
+        # Every request here is idempotent (GET, server-side apply, DELETE), so an API server
+        # that is briefly unavailable or throttling is asked again, up to RETRY_SECONDS.
+        deadline = self.clock() + RETRY_SECONDS
+        delay = 0.5
+        while True:
+            status, answer, warnings = self.api.call(method, path, query=query, body=body,
+                                                     content_type=content_type)
+            if status not in RETRY_STATUSES or self.clock() + delay > deadline:
+                break
+            self.sleep(delay)
+            delay = min(delay * 2, 4)
         self.last_warnings = warnings
         for warning in warnings:
             if warning not in self.warnings:

@@ -397,6 +397,28 @@ def test_pod_security_warning_at_the_enforced_level_is_a_refusal(enforce, refuse
         assert "runAsNonRoot" in result["api_warnings"][0]
 
 
+class Flaky(FakeServer):
+    """Answers 503 to the first two requests, as an API server that is restarting."""
+
+    def __init__(self):
+        super(Flaky, self).__init__()
+        self.failures = 2
+
+    def call(self, method, path, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            self.requests.append((method, path, False))
+            return 503, {"kind": "Status", "message": "the server is currently unable to handle the request"}, []
+        return super(Flaky, self).call(method, path, **kwargs)
+
+
+def test_an_api_server_briefly_unavailable_is_asked_again():
+    server = Flaky()
+    result = run(server, definitions=[configmap()])
+    assert actions(result) == {("ConfigMap", "web"): "created"}
+    assert server.failures == 0
+
+
 def test_refusal_message_names_component_field_and_remedy():
     text = refusal_message([{"component": "redis", "kind": "StatefulSet", "name": "redis", "field": "spec.selector",
                              "reason": "immutable field", "message": "redis: StatefulSet redis: x",
