@@ -57,7 +57,10 @@ def image_specs(versions):
     imageRepository, etcd.local.imageTag, dns.imageTag).
     """
     kube = versions["KUBE_VERSION"]
-    bin_ = lambda name: ("bin", name)  # noqa: E731  (a file of the binary directory)
+
+    def bin_(name):
+        return ("bin", name)  # a file of the binary directory
+
     return {
         "kube-apiserver": {"tag": kube, "files": {"usr/local/bin/kube-apiserver": bin_("kube-apiserver")}},
         "kube-controller-manager": {"tag": kube, "files": {
@@ -99,7 +102,7 @@ def iptables_files(rootfs):
     wanted += [os.path.join(moddir, m) for m in sorted(os.listdir(os.path.join(rootfs, moddir)))]
     libs = set()
     for rel in wanted:
-        out = subprocess.run(["chroot", rootfs, "ldd", "/" + rel], capture_output=True, text=True).stdout
+        out = subprocess.run(["chroot", rootfs, "ldd", "/" + rel], capture_output=True, text=True, check=False).stdout
         libs.update(parse_ldd(out))
     files = set(wanted)
     for lib in libs:
@@ -283,7 +286,7 @@ def write_archive(out, images):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("archive")
     a.add_argument("--bin-dir", required=True)
