@@ -279,7 +279,8 @@ class Applier(object):
                 revisions[item.key] = revision_of(item.live)
             results.append(self.apply_item(item))
         for item in items:
-            if item.kind == "StatefulSet":
+            # a StatefulSet created by this run has no pod of an older revision
+            if item.kind == "StatefulSet" and item.action != "created":
                 self.replace_stuck_pods(item, settle=item.action != "unchanged")
         for obj in [o for o in prune_plan if o["kind"] != "HorizontalPodAutoscaler"]:
             results.append(self.delete(obj))
