@@ -100,6 +100,16 @@ def test_cert_manager_tls_verified_for_every_host_and_path(cert_manager_system):
     assert cert["spec"]["issuerRef"]["name"] == "genai-test-ca"
 
 
+def test_rerun_and_check_mode_change_nothing_with_the_addons(cert_manager_system):
+    """Issue 11 item 9: with controller, cert-manager and metrics-server present, a second
+    run and a check-mode run with --diff report no change (and verify still passes)."""
+    inventory = cert_manager_system["inventory"]
+    for extra in ((), ("--check", "--diff")):
+        _rc, out, recap = playbook(inventory, "site.yml", *extra)
+        assert recap and all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), \
+            "site.yml {0} changed something: {1}\n{2}".format(" ".join(extra), recap, out[-6000:])
+
+
 def test_secret_mode_verified_against_its_self_signed_certificate(secret_system):
     result = ingress_check.run(Module(namespace=NS_SECRET))
     assert result["checks"] and all(
