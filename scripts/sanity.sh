@@ -21,7 +21,12 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/genai/stack
-mkdir -p "$dest"
+# Our modules reuse kubernetes.core's auth argument spec and doc fragment: ansible-test finds
+# other collections only beside this one, so kubernetes.core (from the venv's ansible package)
+# is copied there.
+mkdir -p "$dest" "$work/ansible_collections/kubernetes"
+cp -r "$(python -c 'import ansible_collections.kubernetes.core as c; print(list(c.__path__)[0])')" \
+  "$work/ansible_collections/kubernetes/core"
 (cd "$ROOT" && git ls-files -co --exclude-standard | grep -v '^collections/' | tar -cf - -T - 2>/dev/null) | tar -C "$dest" -xf -
 cd "$dest"
 git init -q && git add -A
