@@ -65,7 +65,7 @@ step_cluster() {
 # under make test it must run, never skip.
 step_integration() {
   apt_install chromium libnss3-tools || return 1
-  GENAI_STACK_REQUIRE_BROWSER=1 pytest_strict -q -p no:cacheprovider tests/integration
+  GENAI_STACK_REQUIRE_BROWSER=1 pytest_strict -q -p no:cacheprovider -n 2 --dist loadfile --durations=30 tests/integration
 }
 step_molecule() { (cd "$ROOT" && molecule test -s default); }
 # Every other seed system, one after the other: converge, idempotence, verify, purge.
