@@ -141,7 +141,10 @@ def ns():
     kubectl("create", "namespace", name)
     wait_until("default ServiceAccount", lambda: kubectl("-n", name, "get", "sa", "default", check=False).returncode == 0)
     yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    for attempt in range(3):
+        if kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False).returncode == 0:
+            break
+        time.sleep(2 * (attempt + 1))
 
 
 @pytest.fixture(scope="module")
