@@ -15,7 +15,7 @@ export ANSIBLE_CONFIG=$out/ansible.cfg
 ansible-galaxy collection install "$tarball" -p "$out/collections" --no-deps --force
 export ANSIBLE_COLLECTIONS_PATH="$out/collections:$(python -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')"
 cd "$out"
-for module in genai.stack.health genai.stack.minikube; do
+for module in genai.stack.health genai.stack.minikube genai.stack.apply genai.stack.ingress_check; do
   ansible-doc "$module" > "$out/doc.txt"
   grep -q "^> MODULE $module" "$out/doc.txt" || { echo "ansible-doc $module did not render"; exit 1; }
   echo "ansible-doc $module: $(wc -l < "$out/doc.txt") lines"

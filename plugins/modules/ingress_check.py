@@ -181,7 +181,6 @@ checks:
       description: The plain HTTP URL of the rule when the controller redirected it to HTTPS (followed once).
       type: str
       returned: when redirected
-    error: {description: Why the check failed, null when it succeeded., type: str}
   sample:
     - {ingress: genai, host: api.genai.local, path: /, url: "https://api.genai.local/", status: 200,
        served_by: gateway, expected: gateway, ok: true, verified: true, ca: ca_path, error: null}
