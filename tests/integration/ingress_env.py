@@ -5,20 +5,14 @@ Ingress with two hosts) is written as an inventory into tests/output/ and deploy
 collection's own site.yml into a namespace of the prefix t-ing-, on the cluster named by
 KUBECONFIG. Requests go through the cluster's real ingress controller (node ports 80/443).
 """
-import json
 import os
-import re
 import subprocess
-import sys
 import time
 
-import pytest
 import yaml
+from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, kubectl
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# genai.stack from the clone (collections/ansible_collections/genai/stack links to the root)
-if os.path.join(REPO, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(REPO, "collections"))
+# genai.stack from the clone (clusterlib put collections/ on sys.path)
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 from ansible_collections.genai.stack.plugins.modules import ingress_check  # noqa: E402
 
@@ -26,45 +20,11 @@ from ansible_collections.genai.stack.plugins.modules import ingress_check  # noq
 __all__ = ["GenaiStackError", "ingress_check"]
 
 OUTPUT = os.path.join(REPO, "tests", "output")
-BIN = os.path.join(REPO, ".venv", "bin")
-ANSIBLE_PLAYBOOK = os.path.join(BIN, "ansible-playbook") if os.path.exists(os.path.join(BIN, "ansible-playbook")) \
-    else "ansible-playbook"
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl")
-CA_FILE = os.environ.get("GENAI_TEST_CA") or os.path.join(REPO, ".cluster", "ca", "genai-test-ca.crt")
 APP_IMAGE = {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"}
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-needs_cluster = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)")
 
 
 def log(text):
     print("[{0}] {1}".format(time.strftime("%H:%M:%S"), text), flush=True)
-
-
-def kubectl(*args, check=True, input_text=None, timeout=120):
-    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
-    return proc
-
-
-def kget(ns, *args):
-    return json.loads(kubectl("-n", ns, "get", *args, "-o", "json").stdout)
-
-
-def wait_until(what, predicate, timeout=120, interval=1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after {0}s waiting for {1} (last: {2!r})".format(timeout, what, last))
 
 
 def small_system(namespace, domain, tls, hpa=False, gateway_env=None):
@@ -145,14 +105,6 @@ def playbook(inventory, path, *extra, expect_ok=True, timeout=1500):
 
 def delete_namespace(namespace):
     kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
-
-
-def node_ip():
-    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    for addr in nodes[0]["status"]["addresses"]:
-        if addr["type"] == "InternalIP":
-            return addr["address"]
-    raise AssertionError("the node has no InternalIP")
 
 
 def addons_present():

@@ -14,7 +14,6 @@ Every test talks to the real cluster named by KUBECONFIG, in namespaces t-addons
 """
 import base64
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -25,51 +24,12 @@ import urllib.request
 import uuid
 
 import pytest
+from clusterlib import CA_FILE, apply, condition, kget, kubectl, needs_cluster, node_ip, ready_pods, wait_until
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
+pytestmark = needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
-CA_FILE = os.environ.get("GENAI_TEST_CA") or os.path.join(REPO, ".cluster", "ca", "genai-test-ca.crt")
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 CLUSTER_ISSUER = "genai-test-ca"
-
-
-def kubectl(*args, check=True, input_text=None, timeout=120):
-    proc = subprocess.run(
-        [KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc
-
-
-def kget(ns, *args):
-    return json.loads(kubectl("-n", ns, "get", *args, "-o", "json").stdout)
-
-
-def apply(ns, manifest):
-    kubectl("-n", ns, "apply", "-f", "-", input_text=json.dumps(manifest))
-
-
-def wait_until(what, predicate, timeout=120, interval=1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def condition(obj, kind):
-    return next((c.get("status") for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind), None)
 
 
 def app(name, labels=None):
@@ -90,18 +50,6 @@ def app(name, labels=None):
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
          "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 8000, "targetPort": 8000}]}},
     ]
-
-
-def ready_pods(ns, name):
-    return [
-        p["metadata"]["name"] for p in kget(ns, "pods", "-l", f"app={name}")["items"]
-        if p["metadata"].get("deletionTimestamp") is None and condition(p, "Ready") == "True"
-    ]
-
-
-def node_ip():
-    node = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"][0]
-    return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

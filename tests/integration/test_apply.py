@@ -13,56 +13,28 @@ containerd (tests/images).
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 
 import pytest
+from clusterlib import ANSIBLE, KUBECTL, REPO, kubectl, needs_cluster, wait_until
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if os.path.join(REPO, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(REPO, "collections"))  # ansible_collections.genai.stack from the clone
-
+# ansible_collections.genai.stack from the clone (clusterlib put collections/ on sys.path)
 from ansible_collections.genai.stack.plugins.module_utils import k8s_client  # noqa: E402
 from ansible_collections.genai.stack.plugins.module_utils.apply_engine import Applier, argument_spec  # noqa: E402
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 
-BIN = os.path.join(REPO, ".venv", "bin")
-ANSIBLE = os.path.join(BIN, "ansible") if os.path.exists(os.path.join(BIN, "ansible")) else "ansible"
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
+pytestmark = needs_cluster
+
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 MISSING_IMAGE = "localhost/genai-stack-test/app:0.0.0-does-not-exist"
 SYSTEM = "tapply"
 
 
-def kubectl(*args, check=True, timeout=120):
-    proc = subprocess.run([KUBECTL, *args], capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
-    return proc
-
-
 def get(kind, name, namespace):
     proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
     return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def wait_for(what, predicate, timeout=120, interval=1.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after {0} s waiting for {1}".format(timeout, what))
 
 
 @pytest.fixture()
@@ -212,7 +184,7 @@ def test_action_plugin_through_ansible_empty_list_and_check_mode(namespace):
 def test_adding_an_hpa_never_drops_replicas_nor_replaces_pods(namespace):
     # case L
     apply(namespace, [deployment("web", replicas=3)])
-    wait_for("3 ready replicas of web", lambda: ready_replicas("deployment", "web", namespace, 3))
+    wait_until("3 ready replicas of web", lambda: ready_replicas("deployment", "web", namespace, 3))
     before = sorted(p["metadata"]["name"] for p in pods(namespace, "web"))
     seen = []
     stop = threading.Event()
@@ -244,7 +216,7 @@ def test_prune_removes_a_switched_off_component_and_keeps_its_secret(namespace):
     first = [deployment("api", replicas=None), hpa("api", 2, 3), pdb("api"),
              deployment("search"), service("search"), configmap("search", {"A": "1"}), secret("search")]
     apply(namespace, first, prune=prune)
-    wait_for("the HPA to scale api to 2", lambda: (get("deployment", "api", namespace) or {}).get(
+    wait_until("the HPA to scale api to 2", lambda: (get("deployment", "api", namespace) or {}).get(
         "spec", {}).get("replicas") == 2, timeout=60)
     second = [deployment("api", replicas=1)]
     result = apply(namespace, second, prune=prune)
@@ -272,7 +244,7 @@ def test_immutable_volume_claim_template_is_refused_with_nothing_applied(namespa
     assert "expand_volumes" in refusal["remedy"] and "nothing was applied" in err.value.msg
     assert get("configmap", "redis", namespace)["data"] == {"LOG_LEVEL": "info"}
     # the cluster's default StorageClass does not allow expansion: named as the reason
-    wait_for("claim data-redis-0", lambda: get("pvc", "data-redis-0", namespace))
+    wait_until("claim data-redis-0", lambda: get("pvc", "data-redis-0", namespace))
     with pytest.raises(GenaiStackError) as err:
         apply(namespace, [statefulset("redis", size="2Gi")], expand_volumes=True, recreate_statefulsets=True)
     refusal = err.value.details["refusals"][0]
@@ -293,8 +265,8 @@ def expandable_class():
 
 def test_recreate_statefulset_keeps_its_pod_and_grows_its_claim(namespace, expandable_class):
     apply(namespace, [statefulset("redis", size="1Gi", storage_class=expandable_class)])
-    wait_for("redis ready", lambda: ready_replicas("statefulset", "redis", namespace, 1))
-    wait_for("claim bound", lambda: (get("pvc", "data-redis-0", namespace) or {}).get("status", {}).get(
+    wait_until("redis ready", lambda: ready_replicas("statefulset", "redis", namespace, 1))
+    wait_until("claim bound", lambda: (get("pvc", "data-redis-0", namespace) or {}).get("status", {}).get(
         "phase") == "Bound")
     uid = pods(namespace, "redis")[0]["metadata"]["uid"]
     result = apply(namespace, [statefulset("redis", size="2Gi", storage_class=expandable_class)],
@@ -311,22 +283,22 @@ def test_recreate_statefulset_keeps_its_pod_and_grows_its_claim(namespace, expan
 def test_statefulset_stuck_on_a_bad_revision_recovers_on_the_next_converge(namespace):
     # case M
     apply(namespace, [statefulset("redis")])
-    wait_for("redis ready", lambda: ready_replicas("statefulset", "redis", namespace, 1))
+    wait_until("redis ready", lambda: ready_replicas("statefulset", "redis", namespace, 1))
     bad = apply(namespace, [statefulset("redis", image=MISSING_IMAGE)])
     assert actions(bad) == {("StatefulSet", "redis"): "configured"}
     assert list(bad["revisions"]) == ["StatefulSet/redis"]
-    wait_for("redis-0 failing to pull", lambda: any(
+    wait_until("redis-0 failing to pull", lambda: any(
         (c.get("state", {}).get("waiting") or {}).get("reason") in ("ErrImagePull", "ImagePullBackOff")
         for p in pods(namespace, "redis") for c in p.get("status", {}).get("containerStatuses") or []), timeout=90)
     good = apply(namespace, [statefulset("redis")])
     assert [p["name"] for p in good["replaced_pods"]] == ["redis-0"]
-    wait_for("redis ready again", lambda: ready_replicas("statefulset", "redis", namespace, 1), timeout=90)
+    wait_until("redis ready again", lambda: ready_replicas("statefulset", "redis", namespace, 1), timeout=90)
     assert pods(namespace, "redis")[0]["spec"]["containers"][0]["image"] == APP_IMAGE
 
 
 def test_rollback_returns_a_deployment_to_its_previous_template(namespace):
     apply(namespace, [deployment("api", replicas=1)])
-    wait_for("api ready", lambda: ready_replicas("deployment", "api", namespace, 1))
+    wait_until("api ready", lambda: ready_replicas("deployment", "api", namespace, 1))
     old_pod = pods(namespace, "api")[0]["metadata"]["uid"]
     updated = apply(namespace, [deployment("api", replicas=1, image=MISSING_IMAGE)])
     assert updated["revisions"]["Deployment/api"]["revision"] == "1"
@@ -335,7 +307,7 @@ def test_rollback_returns_a_deployment_to_its_previous_template(namespace):
     assert actions(result) == {("Deployment", "api"): "rolled_back"}
     live = get("deployment", "api", namespace)
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == APP_IMAGE
-    wait_for("api rolled back", lambda: ready_replicas("deployment", "api", namespace, 1), timeout=90)
+    wait_until("api rolled back", lambda: ready_replicas("deployment", "api", namespace, 1), timeout=90)
     assert old_pod in [p["metadata"]["uid"] for p in pods(namespace, "api")], "the old pod stopped serving"
     again = apply(namespace, [], state="rollback", revisions=updated["revisions"])
     assert actions(again) == {("Deployment", "api"): "unchanged"}

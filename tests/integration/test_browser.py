@@ -16,7 +16,8 @@ import shutil
 import subprocess
 
 import pytest
-from ingress_env import OUTPUT, REPO, addons_present, kget, kubectl, log, needs_cluster, node_ip, playbook
+from clusterlib import REPO, kget, kubectl, needs_cluster, node_ip
+from ingress_env import OUTPUT, addons_present, log, playbook
 
 pytestmark = needs_cluster
 

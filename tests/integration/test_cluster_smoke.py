@@ -12,46 +12,12 @@ import urllib.request
 import uuid
 
 import pytest
+from clusterlib import KUBECTL, REPO, apply, kget, kubectl, needs_cluster, ready_pods, wait_until
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
+pytestmark = needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 REDIS_IMAGE = "localhost/genai-stack-test/redis:1.0.0"
-
-
-def kubectl(*args, check=True, input_text=None, timeout=120):
-    proc = subprocess.run(
-        [KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc
-
-
-def kget(ns, *args):
-    return json.loads(kubectl("-n", ns, "get", *args, "-o", "json").stdout)
-
-
-def apply(ns, manifest):
-    kubectl("-n", ns, "apply", "-f", "-", input_text=json.dumps(manifest))
-
-
-def wait_until(what, predicate, timeout=120, interval=1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def deployment(name, image, env=None, port=None, volumes=None, mounts=None, labels=None):
@@ -87,15 +53,6 @@ def service(name, port):
         "metadata": {"name": name},
         "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": port, "targetPort": port}]},
     }
-
-
-def ready_pods(ns, app):
-    pods = kget(ns, "pods", "-l", f"app={app}")["items"]
-    return [
-        p["metadata"]["name"] for p in pods
-        if p["metadata"].get("deletionTimestamp") is None
-        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
-    ]
 
 
 @pytest.fixture(scope="module")

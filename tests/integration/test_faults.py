@@ -15,18 +15,11 @@ import time
 import uuid
 
 import pytest
+from clusterlib import ANSIBLE, REPO, ansible_module, kubectl, needs_cluster
+from clusterlib import apply as apply_manifest  # this module's apply() takes several objects
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
+pytestmark = needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(REPO, ".venv", "bin")
-ANSIBLE = os.path.join(BIN, "ansible") if os.path.exists(os.path.join(BIN, "ansible")) else "ansible"
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 REDIS_IMAGE = "localhost/genai-stack-test/redis:1.0.0"
 SYSTEM = "faults"
@@ -34,33 +27,13 @@ RESTRICTED = {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalatio
               "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def kubectl(*args, input_text=None, check=True, timeout=120):
-    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
-    return proc
-
-
 def apply(namespace, *objects):
-    kubectl("-n", namespace, "apply", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+    apply_manifest(namespace, {"apiVersion": "v1", "kind": "List", "items": list(objects)})
 
 
 def health(namespace, **args):
     """Run the module ad hoc; returns (failed, result, seconds the command took)."""
-    args = dict(namespace=namespace, **args)
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    start = time.monotonic()
-    proc = subprocess.run([ANSIBLE, "localhost", "-m", "genai.stack.health", "-a", json.dumps(args)],
-                          cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
-    took = time.monotonic() - start
-    # progress lines come before the JSON document
-    text = proc.stdout[proc.stdout.find("\n{") + 1:] if not proc.stdout.startswith("{") else proc.stdout
-    try:
-        out = json.loads(text)
-    except ValueError as exc:
-        raise AssertionError("no JSON from ansible (rc {0}): {1} {2}".format(proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])) from exc
-    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result, took = ansible_module("genai.stack.health", dict(namespace=namespace, **args))
     return bool(result.get("failed")), result, took
 
 

@@ -12,51 +12,21 @@ Needs the test image localhost/genai-stack-test/app:1.0.0 imported into the clus
 containerd (tests/images).
 """
 import json
-import os
-import subprocess
 import time
 import uuid
 
 import pytest
+from clusterlib import ansible_module, kubectl, needs_cluster
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
+pytestmark = needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(REPO, ".venv", "bin")
-ANSIBLE = os.path.join(BIN, "ansible") if os.path.exists(os.path.join(BIN, "ansible")) else "ansible"
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 SYSTEM = "hmtest"
 
 
-def kubectl(*args, input_text=None, check=True, timeout=120):
-    proc = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl {0} failed: {1}".format(" ".join(args), proc.stderr.strip()))
-    return proc
-
-
 def health(namespace, check_mode=False, **args):
     """Run the module ad hoc from the clone; returns (failed, result)."""
-    args = dict(namespace=namespace, **args)
-    cmd = [ANSIBLE, "localhost", "-m", "genai.stack.health", "-a", json.dumps(args)]
-    if check_mode:
-        cmd.append("--check")
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
-    # progress lines of a long wait come before the JSON document
-    text = proc.stdout if proc.stdout.startswith("{") else proc.stdout[proc.stdout.find("\n{") + 1:]
-    try:
-        out = json.loads(text)
-    except ValueError as exc:
-        raise AssertionError("no JSON from ansible (rc {0}): {1} {2}".format(proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])) from exc
-    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result = ansible_module("genai.stack.health", dict(namespace=namespace, **args), check_mode=check_mode)[0]
     return bool(result.get("failed")), result
 
 

@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
-from ingress_env import (addons_present, delete_namespace, kget, kubectl, log, needs_cluster, node_ip, playbook,
-                         small_system, wait_until, write_inventory)
+from clusterlib import kget, kubectl, needs_cluster, node_ip, wait_until
+from ingress_env import addons_present, delete_namespace, log, playbook, small_system, write_inventory
 
 pytestmark = needs_cluster
 

@@ -14,37 +14,25 @@ Needs the test image localhost/genai-stack-test/app:1.0.0 in the cluster's conta
 """
 import json
 import os
-import re
 import subprocess
 import time
 
-import pytest
 import yaml
+from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, needs_cluster
+from clusterlib import kubectl as run_kubectl
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)"
-)
+pytestmark = needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(REPO, ".venv", "bin")
-ANSIBLE_PLAYBOOK = os.path.join(BIN, "ansible-playbook") if os.path.exists(os.path.join(BIN, "ansible-playbook")) else "ansible-playbook"
-KUBECTL = os.environ.get("KUBECTL") or (
-    os.path.join(REPO, ".cluster", "bin", "kubectl")
-    if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl"
-)
 OUTPUT = os.path.join(REPO, "tests", "output", "identity")
 APP = {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"}
 SMALL = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 # inventories/local enforces PodSecurity restricted; the app image runs as user 1000
 NON_ROOT = {"run_as_non_root": True, "run_as_user": 1000, "run_as_group": 1000, "fs_group": 1000}
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def kubectl(*args, check=True):
-    proc = subprocess.run([KUBECTL, *args], capture_output=True, text=True, timeout=300, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl {} failed: {}".format(" ".join(args), proc.stderr.strip()))
-    return proc
+    """clusterlib.kubectl with the longer timeout of a deploy's waits (300 s)."""
+    return run_kubectl(*args, check=check, timeout=300)
 
 
 def system_vars(name, namespace, components, **extra):

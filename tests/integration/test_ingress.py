@@ -14,8 +14,9 @@ import os
 import time
 
 import pytest
-from ingress_env import (CA_FILE, GenaiStackError, addons_present, delete_namespace, ingress_check, kget, kubectl,
-                         log, needs_cluster, node_ip, playbook, small_system, wait_until, write_inventory)
+from clusterlib import CA_FILE, kget, kubectl, needs_cluster, node_ip, wait_until
+from ingress_env import (GenaiStackError, addons_present, delete_namespace, ingress_check, log, playbook,
+                         small_system, write_inventory)
 
 pytestmark = needs_cluster
 

@@ -12,16 +12,9 @@ import subprocess
 import textwrap
 
 import pytest
+from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, needs_cluster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
-if not os.path.exists(ANSIBLE_PLAYBOOK):
-    ANSIBLE_PLAYBOOK = "ansible-playbook"
-KUBECTL = (os.path.join(REPO, ".cluster", "bin", "kubectl")
-           if os.path.exists(os.path.join(REPO, ".cluster", "bin", "kubectl")) else "kubectl")
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)")
+pytestmark = needs_cluster
 
 # case id -> (group_vars written as YAML text, so YAML types the values as a user's file would;
 #             strings the failure output must contain)

@@ -14,8 +14,8 @@ import os
 import subprocess
 
 import pytest
-from ingress_env import (OUTPUT, addons_present, delete_namespace, kget, log, needs_cluster, playbook, small_system,
-                         write_inventory)
+from clusterlib import kget, needs_cluster
+from ingress_env import OUTPUT, addons_present, delete_namespace, log, playbook, small_system, write_inventory
 
 pytestmark = needs_cluster
 

@@ -10,26 +10,18 @@ Long (a few minutes per system), so it runs only when asked:
     GENAI_STACK_SEEDS=chat4all,rag-system pytest ...
 """
 import os
-import re
 import subprocess
 
 import pytest
+from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, needs_cluster
 
 SYSTEMS = ["todo-app", "rag-system", "my-saas-chat", "chat4all"]
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
-if not os.path.exists(ANSIBLE_PLAYBOOK):
-    ANSIBLE_PLAYBOOK = "ansible-playbook"
 
 SELECTED = os.environ.get("GENAI_STACK_SEEDS", "")
 WANTED = SYSTEMS if SELECTED == "all" else [s for s in SELECTED.split(",") if s]
 
-needs_cluster = pytest.mark.skipif(
-    not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)")
 needs_selection = pytest.mark.skipif(
     not WANTED, reason="set GENAI_STACK_SEEDS=all (or a comma-separated list of systems)")
-
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def playbook(system, path, *extra):
