@@ -50,10 +50,10 @@ fi
 
 say "deploying with $inventory"
 ansible-playbook site.yml -i "$inventory" "${site_args[@]}"
-if [ "$inventory" = inventories/local ]; then
-  say "the local test cluster has no ingress controller; reach the app with a port-forward:"
-  say "  $ROOT/.cluster/bin/kubectl --kubeconfig $KUBECONFIG -n genai port-forward svc/frontend 5173:5173   # then http://127.0.0.1:5173/"
-  say "  $ROOT/.cluster/bin/kubectl --kubeconfig $KUBECONFIG -n genai port-forward svc/gateway 8000:8000    # then http://127.0.0.1:8000/healthz"
+if [ "$inventory" = inventories/local ] && [ -s "$ROOT/.cluster/node-ip" ]; then
+  say "the URLs above answered through the test cluster's ingress controller; to open them here, add"
+  say "  $(cat "$ROOT/.cluster/node-ip") app.genai.local api.genai.local"
+  say "to /etc/hosts and trust the test CA $ROOT/.cluster/ca/genai-test-ca.crt (docs/test-cluster.md)"
 fi
 say "done: the health report above is from playbooks/verify.yml; run it again with"
 say "  KUBECONFIG=$KUBECONFIG ansible-playbook playbooks/verify.yml -i $inventory"
