@@ -8,7 +8,9 @@ One ``Applier.run()`` does, for ``state=present``:
 2. preflight: dry-run every object with the same server-side apply (``dryRun=All``) before
    anything is applied. Objects the API server refuses (invalid values, immutable fields,
    admission and PodSecurity denials) become ``refusals`` naming component, kind, name,
-   field, reason and remedy, and the run stops with nothing applied. An object whose
+   field, reason and remedy, and the run stops with nothing applied. For a namespace that
+   does not exist yet, PodSecurity is judged from its Namespace definition's labels
+   (plugins/module_utils/pod_security.py), since no API server can warn about it. An object whose
    dry-run answer equals the live object is ``unchanged`` and is not sent again;
 3. apply what changed, Namespaces first, with the field manager and ``force``; a
    resourceVersion that did not move means ``unchanged``. Around it: the HPA handover of
@@ -34,6 +36,7 @@ import copy
 import time
 
 from ansible_collections.genai.stack.plugins.module_utils import apply_objects as objects
+from ansible_collections.genai.stack.plugins.module_utils import pod_security
 from ansible_collections.genai.stack.plugins.module_utils.apply_resources import (
     FIRST_KINDS,
     KEPT_KINDS,
@@ -332,7 +335,11 @@ class Applier(object):
         status, answer = self._apply(item, dry_body, dry_run=True, namespace=namespace)
         if status in (200, 201):
             item.dry = answer
-            if self._pod_security_refuses(item, items):
+            if namespace is not None:
+                # validated in another namespace: its PodSecurity is not the one the pods meet
+                if self._pod_security_evaluates(item, items):
+                    return
+            elif self._pod_security_refuses(item, items):
                 return
         elif status == 422 and item.live is not None and namespace is None:
             self._immutable(item, answer)
@@ -375,14 +382,42 @@ class Applier(object):
             enforced = self._enforced_level(item.namespace, items)
             if not enforced or enforced == "privileged" or '"{0}:'.format(enforced) not in warning:
                 continue
-            self.refusals.append(_refusal(
-                item, "spec.template.spec", "forbidden by PodSecurity",
-                "{0}: {1} {2}: its pods would be refused by PodSecurity {3} of namespace {4}: {5}".format(
-                    item.component, item.kind, item.name, enforced, item.namespace, warning),
-                "set the component's security_context (run_as_non_root, a non-root run_as_user) so that its pods "
-                "meet the {0} level, or lower genai_pod_security_level for this namespace".format(enforced)))
+            self.refusals.append(_pod_security_refusal(item, enforced, warning))
             return True
         return False
+
+    def _pod_security_evaluates(self, item, items):
+        """The same refusal for a namespace that does not exist yet, from its Namespace definition.
+
+        No API server can warn about a namespace that does not exist (the preflight dry-runs
+        in another one), so the pod template is evaluated here against the Pod Security
+        Standards (plugins/module_utils/pod_security.py) at the ``enforce`` level and
+        ``enforce-version`` labelled on the Namespace among the definitions.
+        """
+        template = pod_security.pod_template(item.desired)
+        if template is None:
+            return False
+        labels = {}
+        for other in items:
+            if other.kind == "Namespace" and other.name == item.namespace:
+                labels = (other.desired.get("metadata") or {}).get("labels") or {}
+        enforced = labels.get(PSA_ENFORCE)
+        if enforced not in ("baseline", "restricted"):
+            return False
+        version = labels.get(PSA_ENFORCE + "-version") or "latest"
+        try:
+            findings = pod_security.evaluate(enforced, version, template[0], template[1])
+        except ValueError as err:
+            self.refusals.append(_refusal(
+                item, "metadata.labels", "invalid", "{0}: Namespace {1}: {2}".format(item.component, item.namespace, err),
+                "label the namespace with a PodSecurity version \"latest\" or \"v1.N\""))
+            return True
+        if not findings:
+            return False
+        field = ".".join(pod_security.TEMPLATE_PATHS[item.kind] + ("spec",))
+        self.refusals.append(_pod_security_refusal(item, enforced, pod_security.violation(enforced, version, findings),
+                                                   field))
+        return True
 
     def _immutable(self, item, answer):
         changes = objects.immutable_changes(item.kind, item.desired, item.live)
@@ -801,6 +836,15 @@ def _cause_field(answer):
 def _refusal(item, field, reason, message, remedy):
     return {"component": item.component, "kind": item.kind, "name": item.name, "namespace": item.namespace,
             "field": field, "reason": reason, "message": message, "remedy": remedy}
+
+
+def _pod_security_refusal(item, enforced, warning, field="spec.template.spec"):
+    return _refusal(
+        item, field, "forbidden by PodSecurity",
+        "{0}: {1} {2}: its pods would be refused by PodSecurity {3} of namespace {4}: {5}".format(
+            item.component, item.kind, item.name, enforced, item.namespace, warning),
+        "set the component's security_context (run_as_non_root, a non-root run_as_user) so that its pods "
+        "meet the {0} level, or lower genai_pod_security_level for this namespace".format(enforced))
 
 
 def _refusal_from_answer(item, status, answer):
