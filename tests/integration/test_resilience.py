@@ -5,7 +5,10 @@ playbooks/resilience.yml runs against a small system (tests/integration/ingress_
   again (health and requests through the controller), and the time it took is printed;
 - zero-downtime: a stream of requests through the Ingress to the gateway during an image
   upgrade (a second tag of the stand-in, made with ctr) and during an upgrade to an image
-  that does not exist with rollback on failure; no request may fail.
+  that does not exist with rollback on failure; no request may fail. The failed round must
+  also fail for its reason (the gateway's image cannot be pulled), roll back (apply
+  state=rollback reports it; the previous image is back at a newer revision) and be served
+  by the previous version only (no container of the failed ReplicaSet ever started).
 The gateway drains on SIGTERM (STANDIN_DRAIN_SECONDS), the graceful shutdown every server
 behind a rolling update needs.
 """
@@ -61,6 +64,8 @@ def test_self_healing_and_zero_downtime_upgrades(resilient_system):
         log("MEASURE zero-downtime {0}: {1} requests in {2} s, {3} failed {4}; served by {5}; tier failed: {6}".format(
             entry["round"], entry["sent"], entry["seconds"], entry["failed"], entry["reasons"], entry["served_by"],
             entry["tier_failed"]))
+        if entry.get("checks"):
+            log("MEASURE zero-downtime {0} checks: {1}".format(entry["round"], json.dumps(entry["checks"])))
     assert rc == 0, out[-8000:]
     assert "self-healing verified" in out
     assert healing["healthy"] and int(healing["pods_deleted"]) >= 2
@@ -72,6 +77,24 @@ def test_self_healing_and_zero_downtime_upgrades(resilient_system):
     assert upgrade["verified"] and int(upgrade["failed"]) == 0 and not upgrade["tier_failed"], upgrade
     assert int(upgrade["sent"]) >= 50
     assert failed["verified"] and int(failed["failed"]) == 0 and failed["tier_failed"], failed
+    # failed for the right reason: the image of the upgrade cannot be pulled, named with the component
+    checks = failed["checks"]
+    assert checks["failure_reason"] in ("ErrImagePull", "ImagePullBackOff"), failed
+    assert "gateway: " + checks["failure_reason"] in failed["tier_error"], failed["tier_error"]
+    # the rollback ran (apply state=rollback) and is in effect: previous image, a newer revision
+    assert checks["rolled_back"] and checks["template_restored"], checks
+    assert all(i.endswith(":" + UPGRADE_TAG) for i in checks["previous_images"]), checks
+    assert checks["images_after"] == checks["previous_images"], checks
+    assert checks["revision_after"] > checks["revision_before"], checks
+    # only the previous version answered: every answer from the gateway, no container of the
+    # failed ReplicaSet ever started, the Ready pods at the end run the previous image
+    assert checks["previous_version_served"] and checks["served_only_by_component"], checks
+    assert failed["served_by"] == {"gateway": failed["sent"]} and int(failed["sent"]) >= 20, failed
+    assert checks["new_version_replicasets"] and not checks["new_version_started"], checks
+    assert checks["ready_pods_after"], checks
     # after the rollback the upgraded version still runs
-    image = kget(NS, "deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]["image"]
+    deployment = kget(NS, "deployment", "gateway")
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(":" + UPGRADE_TAG), image
+    revision = int(deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+    assert revision == checks["revision_after"], (revision, checks)
