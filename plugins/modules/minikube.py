@@ -198,6 +198,7 @@ commands:
 """
 
 import os  # noqa: E402 - imports follow the documentation in Ansible modules
+import pwd  # noqa: E402
 import shlex  # noqa: E402
 
 try:
@@ -342,7 +343,7 @@ def read_kube_context(module, profile):
     if yaml is None:
         return {}
     paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or \
-        [os.path.join(os.path.expanduser("~"), ".kube", "config")]
+        [os.path.join(os.environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir, ".kube", "config")]
     for path in paths:
         try:
             with open(path) as handle:
