@@ -190,21 +190,21 @@ def host_ports(metadata, spec, version):
 
 
 def app_armor_profile(metadata, spec, version):
-    bad = []
-    for key, value in sorted(((metadata or {}).get("annotations") or {}).items()):
-        if key.startswith(APPARMOR_ANNOTATION) and value and value != "runtime/default" \
-                and not str(value).startswith("localhost/"):
-            bad.append('annotation "{0}"'.format(key))
+    forbidden = ['{0}="{1}"'.format(key, value)
+                 for key, value in ((metadata or {}).get("annotations") or {}).items()
+                 if key.startswith(APPARMOR_ANNOTATION) and value and value != "runtime/default"
+                 and not str(value).startswith("localhost/")]
     profile_type = (_context(spec).get("appArmorProfile") or {}).get("type")
-    if profile_type and profile_type not in ("RuntimeDefault", "Localhost"):
-        bad.append("pod")
-    for container in _containers(spec):
-        profile_type = (_context(container).get("appArmorProfile") or {}).get("type")
-        if profile_type and profile_type not in ("RuntimeDefault", "Localhost"):
-            bad.append('container "{0}"'.format(container.get("name")))
-    if bad:
-        return "forbidden AppArmor profiles", "{0} must not set an AppArmor profile other than " \
-            "RuntimeDefault or Localhost".format(", ".join(bad))
+    pod = bool(profile_type) and profile_type not in ("RuntimeDefault", "Localhost")
+    bad = [c.get("name") for c in _containers(spec)
+           if (_context(c).get("appArmorProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost")]
+    if pod or bad:
+        forbidden.append('{0} must not set securityContext.appArmorProfile.type to "Unconfined"'.format(
+            _setters(pod, bad)))
+    if forbidden:
+        forbidden.sort()
+        return _plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(forbidden)), \
+            ", ".join(forbidden)
     return None
 
 

@@ -81,8 +81,8 @@ CASES = {
                      "hostProcess", 'container "redis" must not set securityContext.windowsOptions.hostProcess=true',
                      True),
     "apparmor-unconfined": (lambda s: s["securityContext"].update(appArmorProfile={"type": "Unconfined"}),
-                            "appArmorProfile", "forbidden AppArmor profiles",
-                            "pod must not set an AppArmor profile other than RuntimeDefault or Localhost", True),
+                            "appArmorProfile", "forbidden AppArmor profile",
+                            'pod must not set securityContext.appArmorProfile.type to "Unconfined"', True),
 }
 
 
@@ -281,3 +281,12 @@ def test_existing_namespace_is_left_to_the_api_servers_admission():
     server.objects["/api/v1/namespaces/shop"]["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
     result = run(server, [redis(pod_context={})])
     assert actions(result) == {("StatefulSet", "redis"): "created"}
+
+
+def test_apparmor_annotation_of_the_pod_template_is_checked():
+    metadata = {"annotations": {"container.apparmor.security.beta.kubernetes.io/redis": "unconfined"}}
+    assert pod_security.evaluate("baseline", "latest", metadata, restricted_spec()) == [
+        ("appArmorProfile", "forbidden AppArmor profile",
+         'container.apparmor.security.beta.kubernetes.io/redis="unconfined"')]
+    metadata["annotations"]["container.apparmor.security.beta.kubernetes.io/redis"] = "localhost/redis"
+    assert pod_security.evaluate("restricted", "latest", metadata, restricted_spec()) == []
