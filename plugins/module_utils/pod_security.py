@@ -209,25 +209,31 @@ def app_armor_profile(metadata, spec, version):
 
 
 def se_linux_options(metadata, spec, version):
-    types = _allowed(ALLOWED_SELINUX_TYPES, version)
-    forbidden = []
-    setters = []
-    for who, options in [("pod", _context(spec).get("seLinuxOptions"))] + [
-            ('container "{0}"'.format(c.get("name")), _context(c).get("seLinuxOptions")) for c in _containers(spec)]:
-        if not options:
-            continue
-        wrong = []
-        if (options.get("type") or "") not in types:
-            wrong.append('type "{0}"'.format(options.get("type")))
+    allowed = _allowed(ALLOWED_SELINUX_TYPES, version)
+    bad_types, set_fields = set(), set()
+
+    def valid(options):
+        ok = True
+        if (options.get("type") or "") not in allowed:
+            bad_types.add(options.get("type"))
+            ok = False
         for field in ("user", "role"):
             if options.get(field):
-                wrong.append('{0} "{1}"'.format(field, options.get(field)))
-        if wrong:
-            setters.append(who)
-            forbidden.extend(w for w in wrong if w not in forbidden)
-    if setters:
+                set_fields.add(field)
+                ok = False
+        return ok
+
+    pod_options = _context(spec).get("seLinuxOptions")
+    pod = bool(pod_options) and not valid(pod_options)
+    bad = [c.get("name") for c in _containers(spec)
+           if _context(c).get("seLinuxOptions") and not valid(_context(c)["seLinuxOptions"])]
+    if pod or bad:
+        data = []
+        if bad_types:
+            data.append("{0} {1}".format(_plural("type", "types", len(bad_types)), _quote(sorted(bad_types))))
+        data.extend("{0} may not be set".format(field) for field in ("user", "role") if field in set_fields)
         return "seLinuxOptions", "{0} set forbidden securityContext.seLinuxOptions: {1}".format(
-            " and ".join(setters), "; ".join(forbidden))
+            _setters(pod, bad), "; ".join(data))
     return None
 
 

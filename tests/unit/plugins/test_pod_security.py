@@ -76,7 +76,7 @@ CASES = {
     "sysctl": (lambda s: s["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]), "sysctls",
                "forbidden sysctls", "kernel.msgmax", True),
     "selinux-user": (lambda s: s["securityContext"].update(seLinuxOptions={"user": "system_u"}), "seLinuxOptions",
-                     "seLinuxOptions", 'pod set forbidden securityContext.seLinuxOptions: user "system_u"', True),
+                     "seLinuxOptions", 'pod set forbidden securityContext.seLinuxOptions: user may not be set', True),
     "host-process": (lambda s: container_context(s).update(windowsOptions={"hostProcess": True}), "hostProcess",
                      "hostProcess", 'container "redis" must not set securityContext.windowsOptions.hostProcess=true',
                      True),
@@ -290,3 +290,12 @@ def test_apparmor_annotation_of_the_pod_template_is_checked():
          'container.apparmor.security.beta.kubernetes.io/redis="unconfined"')]
     metadata["annotations"]["container.apparmor.security.beta.kubernetes.io/redis"] = "localhost/redis"
     assert pod_security.evaluate("restricted", "latest", metadata, restricted_spec()) == []
+
+
+def test_selinux_types_by_version():
+    spec = restricted_spec()
+    container_context(spec)["seLinuxOptions"] = {"type": "container_engine_t"}
+    assert pod_security.evaluate("baseline", "latest", {}, spec) == []
+    assert pod_security.evaluate("baseline", "v1.30", {}, spec) == [
+        ("seLinuxOptions", "seLinuxOptions",
+         'container "redis" set forbidden securityContext.seLinuxOptions: type "container_engine_t"')]
