@@ -143,7 +143,7 @@ def host_process(metadata, spec, version):
 def host_namespaces(metadata, spec, version):
     used = sorted(key for key in ("hostNetwork", "hostPID", "hostIPC") if spec.get(key) is True)
     if used:
-        return "host namespaces", ", ".join(used)
+        return "host namespaces", ", ".join("{0}=true".format(key) for key in used)
     return None
 
 
@@ -199,7 +199,7 @@ def app_armor_profile(metadata, spec, version):
     bad = [c.get("name") for c in _containers(spec)
            if (_context(c).get("appArmorProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost")]
     if pod or bad:
-        forbidden.append('{0} must not set securityContext.appArmorProfile.type to "Unconfined"'.format(
+        forbidden.append('{0} must not set AppArmor profile type to "Unconfined"'.format(
             _setters(pod, bad)))
     if forbidden:
         forbidden.sort()
@@ -375,25 +375,26 @@ OVERRIDES = {
     "seccompProfile_restricted": "seccompProfile_baseline",
 }
 
-# (check ID, level, first version, function): the Kubernetes check IDs, in their order
+# (check ID, level, first version, function): the Kubernetes check IDs in the API server's
+# order (baseline checks, then restricted ones, each by ID), which is the order of its message
 CHECKS = (
-    ("allowPrivilegeEscalation", "restricted", (1, 8), allow_privilege_escalation),
     ("appArmorProfile", "baseline", (1, 0), app_armor_profile),
     ("capabilities_baseline", "baseline", (1, 0), capabilities_baseline),
-    ("capabilities_restricted", "restricted", (1, 22), capabilities_restricted),
     ("hostNamespaces", "baseline", (1, 0), host_namespaces),
     ("hostPathVolumes", "baseline", (1, 0), host_path_volumes),
     ("hostPorts", "baseline", (1, 0), host_ports),
     ("hostProcess", "baseline", (1, 0), host_process),
     ("privileged", "baseline", (1, 0), privileged),
     ("procMount", "baseline", (1, 0), proc_mount),
+    ("seLinuxOptions", "baseline", (1, 0), se_linux_options),
+    ("seccompProfile_baseline", "baseline", (1, 19), seccomp_profile_baseline),
+    ("sysctls", "baseline", (1, 0), sysctls),
+    ("allowPrivilegeEscalation", "restricted", (1, 8), allow_privilege_escalation),
+    ("capabilities_restricted", "restricted", (1, 22), capabilities_restricted),
     ("restrictedVolumes", "restricted", (1, 0), restricted_volumes),
     ("runAsNonRoot", "restricted", (1, 0), run_as_non_root),
     ("runAsUser", "restricted", (1, 23), run_as_user),
-    ("seLinuxOptions", "baseline", (1, 0), se_linux_options),
-    ("seccompProfile_baseline", "baseline", (1, 19), seccomp_profile_baseline),
     ("seccompProfile_restricted", "restricted", (1, 19), seccomp_profile_restricted),
-    ("sysctls", "baseline", (1, 0), sysctls),
 )
 
 
