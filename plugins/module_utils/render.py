@@ -776,6 +776,239 @@ def render_ingress(system):
     return manifests
 
 
+# --------------------------------------------------------------------------------------------
+# monitoring: Prometheus scraping the annotated pods of the namespace, Grafana reading it
+
+
+# What an absent settings.monitoring means; the monitoring role's defaults
+# (roles/monitoring/defaults/main.yml, monitoring_<key>) are the same values.
+MONITORING_DEFAULTS = {
+    "prometheus_image": "docker.io/prom/prometheus:v2.54.1",
+    "prometheus_resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                             "limits": {"cpu": "1", "memory": "1Gi"}},
+    "scrape_interval": "30s",
+    "retention": "2d",
+    "grafana_image": "docker.io/grafana/grafana:11.2.0",
+    "grafana_resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                          "limits": {"cpu": "500m", "memory": "512Mi"}},
+    "image_pull_policy": "",
+    "grafana_admin_user": "admin",
+}
+MONITORING_IMAGE_VERSION = re.compile(r":([^:/@]+)(@.*)?$")
+# Scalars PyYAML writes without quotes in the two configuration files below (durations,
+# DNS names): anything else is single-quoted, as PyYAML would.
+_PLAIN_SCALAR = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+# The text of prometheus.yml exactly as `to_nice_yaml(indent=2)` writes the configuration
+# (sorted keys), so that its checksum annotation does not change with the renderer.
+PROMETHEUS_CONFIG = r"""global:
+  scrape_interval: {scrape_interval}
+scrape_configs:
+- job_name: kubernetes-pods
+  kubernetes_sd_configs:
+  - namespaces:
+      names:
+      - {namespace}
+    role: pod
+  relabel_configs:
+  - action: keep
+    regex: 'true'
+    source_labels:
+    - __meta_kubernetes_pod_annotation_prometheus_io_scrape
+  - action: replace
+    regex: (.+)
+    source_labels:
+    - __meta_kubernetes_pod_annotation_prometheus_io_path
+    target_label: __metrics_path__
+  - action: replace
+    regex: ([^:]+)(?::\d+)?;(\d+)
+    replacement: $1:$2
+    source_labels:
+    - __address__
+    - __meta_kubernetes_pod_annotation_prometheus_io_port
+    target_label: __address__
+  - action: labelmap
+    regex: __meta_kubernetes_pod_label_(.+)
+  - source_labels:
+    - __meta_kubernetes_namespace
+    target_label: namespace
+  - source_labels:
+    - __meta_kubernetes_pod_name
+    target_label: pod
+"""
+GRAFANA_DATASOURCES = """apiVersion: 1
+datasources:
+- access: proxy
+  isDefault: true
+  name: Prometheus
+  type: prometheus
+  url: {url}
+"""
+MONITORING_CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def _yaml_scalar(value):
+    text = str(value)
+    if (_PLAIN_SCALAR.fullmatch(text) and text.lower() not in _YAML_WORDS
+            and not re.fullmatch(r"[0-9.eE+-]+", text)):
+        return text
+    return "'{}'".format(text.replace("'", "''"))
+
+
+def monitoring_settings(settings):
+    """settings.monitoring over MONITORING_DEFAULTS; the pull policy defaults to the collection's."""
+    result = dict(MONITORING_DEFAULTS)
+    result.update({k: v for k, v in (settings.get("monitoring") or {}).items() if v not in (None, "")})
+    if not result["image_pull_policy"]:
+        result["image_pull_policy"] = settings["image_pull_policy"]
+    return result
+
+
+def _monitoring_version(image):
+    match = MONITORING_IMAGE_VERSION.search(image)
+    return match.group(1) if match else "unknown"
+
+
+def _monitoring_meta(system, app, name, version, annotations=None):
+    meta = {"name": name, "namespace": system.settings["namespace"],
+            "labels": labels(app, "monitoring", system.settings["system"], version)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _monitoring_deployment(system, name, image, version, config_text, pod_security, container, volumes, extra=None):
+    mon = monitoring_settings(system.settings)
+    spec = {"replicas": 1}
+    spec.update(extra or {})
+    pod_labels = labels(name, "monitoring", system.settings["system"], version)
+    container = dict(container)
+    container["image"] = image
+    container["imagePullPolicy"] = mon["image_pull_policy"]
+    ordered = {k: container[k] for k in ("name", "image", "imagePullPolicy") if k in container}
+    ordered.update({k: v for k, v in container.items() if k not in ordered})
+    ordered["securityContext"] = MONITORING_CONTAINER_SECURITY
+    pod_spec = dict(pod_security.pop("pod", {}))
+    pod_spec["securityContext"] = dict(pod_security, seccompProfile={"type": "RuntimeDefault"})
+    pod_spec["containers"] = [ordered]
+    pod_spec["volumes"] = volumes
+    spec["selector"] = {"matchLabels": selector_labels(name, system.settings["system"])}
+    spec["template"] = {
+        "metadata": {"labels": pod_labels,
+                     "annotations": {ANNOTATION_CHECKSUM: hashlib.sha256(config_text.encode("utf-8")).hexdigest()}},
+        "spec": pod_spec,
+    }
+    return spec
+
+
+def render_monitoring(system):
+    """The monitoring tier: Prometheus (ServiceAccount, Role, RoleBinding, ConfigMap,
+    Deployment, Service), Grafana (datasource ConfigMap, Deployment, Service) and a
+    NetworkPolicy admitting traffic to both; [] unless settings.monitoring_enabled.
+
+    Prometheus keeps samples in an emptyDir; Grafana reads its admin password from the
+    Secret grafana-secrets (key GF_SECURITY_ADMIN_PASSWORD), which the monitoring role creates.
+    """
+    settings = system.settings
+    if not settings.get("monitoring_enabled"):
+        return []
+    mon = monitoring_settings(settings)
+    ns, sysname = settings["namespace"], settings["system"]
+    prom_version = _monitoring_version(mon["prometheus_image"])
+    graf_version = _monitoring_version(mon["grafana_image"])
+    prom_text = PROMETHEUS_CONFIG.format(scrape_interval=_yaml_scalar(mon["scrape_interval"]),
+                                         namespace=_yaml_scalar(ns))
+    url = "http://prometheus.{}.svc.{}:9090".format(ns, settings["cluster_domain"])
+    graf_text = GRAFANA_DATASOURCES.format(url=url)
+
+    def prom(name="prometheus", annotations=None):
+        return _monitoring_meta(system, "prometheus", name, prom_version, annotations)
+
+    def graf(name="grafana", annotations=None):
+        return _monitoring_meta(system, "grafana", name, graf_version, annotations)
+
+    def http_port(port):
+        return [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+
+    def probes(ready, healthy):
+        return {
+            "readinessProbe": {"httpGet": {"path": ready, "port": "http"}, "periodSeconds": 10},
+            "livenessProbe": {"httpGet": {"path": healthy, "port": "http"}, "initialDelaySeconds": 30,
+                              "periodSeconds": 20},
+        }
+
+    prom_container = {"name": "prometheus", "args": [
+        "--config.file=/etc/prometheus/prometheus.yml",
+        "--storage.tsdb.path=/prometheus",
+        "--storage.tsdb.retention.time={}".format(mon["retention"]),
+        "--web.enable-lifecycle",
+    ], "ports": http_port(9090)}
+    prom_container.update(probes("/-/ready", "/-/healthy"))
+    prom_container["resources"] = mon["prometheus_resources"]
+    prom_container["volumeMounts"] = [{"name": "config", "mountPath": "/etc/prometheus"},
+                                      {"name": "data", "mountPath": "/prometheus"}]
+    graf_container = {"name": "grafana", "env": [
+        {"name": "GF_SECURITY_ADMIN_USER", "value": str(mon["grafana_admin_user"])},
+        {"name": "GF_SECURITY_ADMIN_PASSWORD",
+         "valueFrom": {"secretKeyRef": {"name": "grafana-secrets", "key": "GF_SECURITY_ADMIN_PASSWORD"}}},
+        {"name": "GF_PATHS_PROVISIONING", "value": "/etc/grafana/provisioning"},
+    ], "ports": http_port(3000)}
+    graf_container.update(probes("/api/health", "/api/health"))
+    graf_container["resources"] = mon["grafana_resources"]
+    graf_container["volumeMounts"] = [{"name": "datasources", "mountPath": "/etc/grafana/provisioning/datasources"},
+                                      {"name": "data", "mountPath": "/var/lib/grafana"}]
+
+    def user(uid):
+        return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid}
+
+    prom_pod = user(65534)
+    prom_pod["pod"] = {"serviceAccountName": "prometheus"}
+    graf_pod = user(472)
+    graf_pod["pod"] = {"automountServiceAccountToken": False}
+
+    def svc(name, metadata, port, ready):
+        metadata["annotations"] = {ANNOTATION_HEALTH_PATH: ready, ANNOTATION_HEALTH_PORT: "http"}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": {
+            "type": "ClusterIP", "selector": selector_labels(name, sysname),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]}}
+
+    policy_labels = {k: v for k, v in labels("monitoring", "monitoring", sysname).items()
+                     if k != "app.kubernetes.io/name"}
+    policy_labels["app.kubernetes.io/name"] = "monitoring"
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": prom()},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": prom(),
+         "rules": [{"apiGroups": [""], "resources": ["pods", "services", "endpoints"],
+                    "verbs": ["get", "list", "watch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": prom(),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "prometheus"},
+         "subjects": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": ns}]},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": prom("prometheus-config"),
+         "data": {"prometheus.yml": prom_text}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": prom(),
+         "spec": _monitoring_deployment(
+             system, "prometheus", mon["prometheus_image"], prom_version, prom_text, prom_pod, prom_container,
+             [{"name": "config", "configMap": {"name": "prometheus-config"}}, {"name": "data", "emptyDir": {}}],
+             {"strategy": {"type": "Recreate"}})},
+        svc("prometheus", prom(), 9090, "/-/ready"),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": graf("grafana-datasources"),
+         "data": {"prometheus.yaml": graf_text}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": graf(annotations={ANNOTATION_NEEDS: "prometheus"}),
+         "spec": _monitoring_deployment(
+             system, "grafana", mon["grafana_image"], graf_version, graf_text, graf_pod, graf_container,
+             [{"name": "datasources", "configMap": {"name": "grafana-datasources"}}, {"name": "data", "emptyDir": {}}])},
+        svc("grafana", graf(), 3000, "/api/health"),
+        # The namespace denies ingress by default: admit anything to Prometheus and Grafana
+        # (port-forward and an Ingress the user adds); the components admit Prometheus.
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {
+            "name": "monitoring", "namespace": ns, "labels": policy_labels},
+         "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "monitoring",
+                                                  "app.kubernetes.io/part-of": sysname}},
+                  "policyTypes": ["Ingress"], "ingress": [{}]}},
+    ]
+
+
 def render_tier(system, tier, secret_values):
     if tier not in RENDER_TIERS:
         raise SystemDefinitionError("tier", "must be one of {}, got {!r}".format(", ".join(RENDER_TIERS), tier))
@@ -784,7 +1017,7 @@ def render_tier(system, tier, secret_values):
     if tier == "ingress":
         return render_ingress(system)
     if tier == "monitoring":
-        return []
+        return render_monitoring(system)
     manifests = []
     for comp in system.tier_components(tier):
         manifests.extend(render_component(system, comp, secret_values))

@@ -3,6 +3,8 @@
 import base64
 import json
 
+import yaml
+
 import pytest
 from ansible_collections.genai.stack.plugins.module_utils import render
 from ansible_collections.genai.stack.plugins.module_utils.system import (
@@ -656,3 +658,91 @@ def test_expose_is_derived_from_the_ingress():
     policy = render.networkpolicy(system, system.components["gateway"])
     peers = json.dumps(policy["spec"]["ingress"])
     assert "ingress-nginx" in peers
+
+
+# --- monitoring tier ----------------------------------------------------------------------------
+
+MONITORING_OBJECTS = [
+    ("ServiceAccount", "prometheus"), ("Role", "prometheus"), ("RoleBinding", "prometheus"),
+    ("ConfigMap", "prometheus-config"), ("Deployment", "prometheus"), ("Service", "prometheus"),
+    ("ConfigMap", "grafana-datasources"), ("Deployment", "grafana"), ("Service", "grafana"),
+    ("NetworkPolicy", "monitoring"),
+]
+
+
+def monitoring(**monitoring_settings):
+    system, values = build("genai", FIXED_SECRETS, monitoring_enabled=True, monitoring=monitoring_settings)
+    return render.render_tier(system, "monitoring", values)
+
+
+def test_monitoring_renders_prometheus_and_grafana_in_apply_order():
+    manifests = monitoring()
+    assert [(m["kind"], m["metadata"]["name"]) for m in manifests] == MONITORING_OBJECTS
+    for manifest in manifests:
+        assert manifest["metadata"]["namespace"] == "genai"
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/component"] == "monitoring"
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "genai"
+    assert find(manifests, "ConfigMap", "prometheus-config")["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus"
+    assert find(manifests, "Deployment", "grafana")["metadata"]["labels"]["app.kubernetes.io/version"] == "11.2.0"
+    assert find(manifests, "Deployment", "grafana")["metadata"]["annotations"] == {"genai.stack/needs": "prometheus"}
+
+
+def test_monitoring_is_off_unless_enabled():
+    system, values = build("genai", FIXED_SECRETS, monitoring_enabled=False, monitoring={"retention": "9d"})
+    assert render.render_tier(system, "monitoring", values) == []
+
+
+def test_monitoring_settings_reach_the_objects():
+    manifests = monitoring(prometheus_image="registry.example/prom:2.0.0@sha256:abc", retention="7d",
+                           scrape_interval="15s", grafana_admin_user="root", image_pull_policy="Always",
+                           grafana_resources={"requests": {"cpu": "1"}})
+    prom = find(manifests, "Deployment", "prometheus")
+    container = prom["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example/prom:2.0.0@sha256:abc"
+    assert container["imagePullPolicy"] == "Always"
+    assert "--storage.tsdb.retention.time=7d" in container["args"]
+    assert prom["metadata"]["labels"]["app.kubernetes.io/version"] == "2.0.0"
+    assert "scrape_interval: 15s\n" in find(manifests, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
+    grafana = find(manifests, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of({"spec": {"template": {"spec": {"containers": [grafana]}}}})["GF_SECURITY_ADMIN_USER"] == "root"
+    assert grafana["resources"] == {"requests": {"cpu": "1"}}
+
+
+def test_monitoring_pull_policy_defaults_to_the_collections():
+    system, values = build("genai", FIXED_SECRETS, monitoring_enabled=True, image_pull_policy="Never")
+    manifests = render.render_tier(system, "monitoring", values)
+    assert find(manifests, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+
+
+def test_monitoring_config_is_the_yaml_of_before_and_its_checksum_rolls_the_pod():
+    manifests = monitoring()
+    text = find(manifests, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
+    config = yaml.safe_load(text)
+    assert config["scrape_configs"][0]["kubernetes_sd_configs"] == [{"namespaces": {"names": ["genai"]}, "role": "pod"}]
+    assert config["scrape_configs"][0]["relabel_configs"][0]["regex"] == "true"
+    assert yaml.safe_dump(config, indent=2, default_flow_style=False) == text
+    datasources = yaml.safe_load(find(manifests, "ConfigMap", "grafana-datasources")["data"]["prometheus.yaml"])
+    assert datasources["datasources"][0]["url"] == "http://prometheus.genai.svc.cluster.local:9090"
+    checksum = find(manifests, "Deployment", "prometheus")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    changed = find(monitoring(scrape_interval="1m"), "Deployment", "prometheus")
+    assert changed["spec"]["template"]["metadata"]["annotations"]["checksum/config"] != checksum
+
+
+@pytest.mark.parametrize("value, expected", [("30s", "30s"), ("true", "'true'"), ("10", "'10'"), ("1m30s", "1m30s")])
+def test_monitoring_yaml_scalars_quote_as_pyyaml(value, expected):
+    assert render._yaml_scalar(value) == expected
+    assert yaml.safe_dump({"k": value}) == "k: {}\n".format(expected)
+
+
+def test_monitoring_pods_are_restricted_and_selected():
+    for name, spec in _pod_specs(monitoring()):
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        sc = spec["containers"][0]["securityContext"]
+        assert sc == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}, name
+    for manifest in monitoring():
+        if manifest["kind"] == "Deployment":
+            selector = manifest["spec"]["selector"]["matchLabels"]
+            pod_labels = manifest["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= pod_labels.items()
+            assert "app.kubernetes.io/version" not in selector
