@@ -59,6 +59,15 @@ def kubectl(*args, check=True, input_text=None, timeout=120):
     return proc
 
 
+def namespace_exists(name):
+    """True when Namespace ``name`` exists, False when kubectl says NotFound; any other
+    kubectl failure raises AssertionError with its stderr."""
+    proc = kubectl("get", "namespace", name, "-o", "name", check=False, timeout=60)
+    if proc.returncode != 0 and "NotFound" not in proc.stderr:
+        raise AssertionError(f"kubectl get namespace {name}: {proc.stderr.strip()}")
+    return proc.returncode == 0
+
+
 def kget(ns, *args):
     """``kubectl -n ns get *args -o json``, decoded (an object, or a List with ``items``).
 

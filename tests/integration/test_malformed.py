@@ -12,7 +12,7 @@ import subprocess
 import textwrap
 
 import pytest
-from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, namespace_exists, needs_cluster
 
 pytestmark = needs_cluster
 
@@ -81,14 +81,6 @@ CASES = {
         """, ["genai_components.a-statefulset-whose-name-is-longer-than-fifty-two-chars: a StatefulSet name "
               "must be at most 52 characters"]),
 }
-
-
-def namespace_exists(name):
-    proc = subprocess.run([KUBECTL, "get", "namespace", name, "-o", "name"], capture_output=True, text=True,
-                          timeout=60, check=False)
-    if proc.returncode != 0 and "NotFound" not in proc.stderr:
-        raise AssertionError(f"kubectl get namespace {name}: {proc.stderr.strip()}")
-    return proc.returncode == 0
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -20,19 +20,11 @@ import re
 import subprocess
 
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, namespace_exists, needs_cluster
 
 pytestmark = needs_cluster
 
 LOCAL_VARS = os.path.join(REPO, "inventories", "local", "group_vars", "genai_stack", "genai.yml")
-
-
-def namespace_exists(name):
-    proc = subprocess.run([KUBECTL, "get", "namespace", name, "-o", "name"], capture_output=True, text=True,
-                          timeout=60, check=False)
-    if proc.returncode != 0 and "NotFound" not in proc.stderr:
-        raise AssertionError(f"kubectl get namespace {name}: {proc.stderr.strip()}")
-    return proc.returncode == 0
 
 
 def run_playbook(playbook, namespace, overrides, tmp_path):
