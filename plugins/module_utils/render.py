@@ -398,6 +398,28 @@ def wait_containers(system, comp):
     return result
 
 
+def _lifecycle_handler(comp, handler):
+    """A Kubernetes LifecycleHandler from one hook of the record (exactly one handler, checked by the schema)."""
+    if "sleep" in handler:
+        return {"sleep": {"seconds": int(handler["sleep"]["seconds"])}}
+    if "exec" in handler:
+        command = handler["exec"]["command"] if isinstance(handler["exec"], dict) else handler["exec"]
+        return {"exec": {"command": [str(c) for c in command]}}
+    http = {k: v for k, v in handler["http_get"].items() if v not in (None, "")}
+    http.setdefault("path", "/")
+    http.setdefault("port", comp["ports"][0]["name"] if comp["ports"] else None)
+    if isinstance(http["port"], str) and http["port"].isdigit():
+        http["port"] = int(http["port"])
+    return {"httpGet": camelize(dict(sorted(http.items())))}
+
+
+def _lifecycle(comp):
+    """The container's lifecycle (postStart, preStop) or None."""
+    hooks = {camelize({hook: 0}).popitem()[0]: _lifecycle_handler(comp, handler)
+             for hook, handler in sorted(comp["lifecycle"].items())}
+    return hooks or None
+
+
 def container(system, comp):
     image = comp["image"]
     name = comp["name"]
@@ -433,6 +455,9 @@ def container(system, comp):
         mounts.append(mount)
     if mounts:
         main["volumeMounts"] = mounts
+    lifecycle = _lifecycle(comp)
+    if lifecycle:
+        main["lifecycle"] = lifecycle
     _pod_sc, container_sc = _security_contexts(comp)
     if container_sc:
         main["securityContext"] = container_sc
@@ -488,6 +513,8 @@ def pod_template(system, comp, secret_values):
         spec["volumes"] = volumes
     if comp["workload"] == "CronJob":
         spec["restartPolicy"] = comp["restart_policy"]
+    if comp["termination_grace_period_seconds"] is not None:
+        spec["terminationGracePeriodSeconds"] = comp["termination_grace_period_seconds"]
     if comp["pod_spec"]:
         spec = deep_merge(spec, comp["pod_spec"])
     return {

@@ -264,6 +264,28 @@ METRICS = _d("Prometheus scrape annotations (true: /metrics on the primary port)
     _dict("Scrape settings.", {"path": _d("Path (default /metrics).", HTTP_PATH), "port": _int("Port number.", 1, 65535),
                                "scheme": _str("http or https.")})]})
 
+EXEC_COMMAND = {"anyOf": [{"type": "array", "items": ARG, "minItems": 1},
+                          {"type": "object", "properties": {"command": _d("The command.", {
+                              "type": "array", "items": ARG, "minItems": 1})},
+                           "required": ["command"], "additionalProperties": False}]}
+LIFECYCLE_HANDLER = _dict("A Kubernetes LifecycleHandler: exactly one of sleep, exec, http_get.", {
+    "sleep": _dict("Sleep this long (the kubelet's own sleep; the image needs no sleep binary).",
+                   {"seconds": _int("Seconds to sleep.", 1)}, required=("seconds",)),
+    "exec": _d("Command run in the container (a list, or {command: [...]}).", EXEC_COMMAND),
+    "http_get": _dict("HTTP GET: path (starts with /, default /), port (name or number, default the primary "
+                      "port), scheme, host, http_headers.", {
+                          "path": _d("Path (starts with /).", HTTP_PATH), "port": PORT_REF,
+                          "scheme": _enum("HTTP (default) or HTTPS.", ("HTTP", "HTTPS")),
+                          "host": _str("Host header (default: the pod IP)."),
+                          "http_headers": _list("Headers: [{name, value}].", {"type": "object"})}),
+})
+LIFECYCLE = _dict("Container lifecycle hooks. pre_stop runs before SIGTERM (e.g. sleep: {seconds: 5} so that "
+                  "the endpoints and the ingress controller stop sending traffic before the application "
+                  "stops); it counts against termination_grace_period_seconds.", {
+                      "pre_stop": LIFECYCLE_HANDLER,
+                      "post_start": LIFECYCLE_HANDLER,
+                  })
+
 COMPONENT_PROPERTIES = {
     "tier": _enum("Required: the tier that applies and waits for it.", TIERS),
     "workload": _enum("Deployment (default), StatefulSet or CronJob.", ("Deployment", "StatefulSet", "CronJob")),
@@ -293,6 +315,9 @@ COMPONENT_PROPERTIES = {
             {"type": "integer", "minimum": 0}, {"type": "string", "pattern": PERCENT + "|" + INT_STRING}]})
         for k in ("max_surge", "max_unavailable", "partition")}),
     "security_context": SECURITY_CONTEXT,
+    "lifecycle": LIFECYCLE,
+    "termination_grace_period_seconds": _int("Pod: seconds a pod has to stop, pre_stop included, before it is "
+                                             "killed (default: Kubernetes' 30)."),
     "anti_affinity": _enum("Spread pods over nodes: none (default), preferred, required.", ("none", "preferred", "required")),
     "schedule": _str("CronJob: the cron schedule (five fields or @hourly ...)."),
     "time_zone": _str("CronJob: an IANA time zone (Europe/Berlin)."),
@@ -503,6 +528,7 @@ def _component_checks(name, comp):
                 problems.append((path + ".resources", "requests.{0} {1} exceeds limits.{0} {2}".format(
                     resource, request, resources["limits"][resource])))
     problems.extend(_probe_checks(path, comp))
+    problems.extend(_lifecycle_checks(path, comp))
     if workload == "CronJob":
         schedule = comp.get("schedule")
         if not schedule:
@@ -561,6 +587,45 @@ def _probe_checks(path, comp):
                     port, ", ".join(sorted(names)) or "none")))
         if isinstance(probe.get("grpc"), dict) and probe["grpc"].get("port") is None and not has_ports:
             problems.append((f"{ppath}.grpc.port", "required for a component without ports"))
+    return problems
+
+
+DEFAULT_GRACE_SECONDS = 30
+LIFECYCLE_HANDLERS = ("sleep", "exec", "http_get")
+
+
+def _lifecycle_checks(path, comp):
+    """One handler per hook, ports that exist, and a pre_stop sleep shorter than the grace period."""
+    problems = []
+    lifecycle = comp.get("lifecycle")
+    if not isinstance(lifecycle, dict):
+        return problems
+    names, _numbers = _port_names(comp)
+    for hook, handler in lifecycle.items():
+        if not isinstance(handler, dict):
+            continue
+        hpath = f"{path}.lifecycle.{hook}"
+        given = [h for h in LIFECYCLE_HANDLERS if h in handler]
+        if len(given) != 1:
+            problems.append((hpath, "give exactly one handler (sleep, exec or http_get), got {}".format(
+                " and ".join(given) or "none")))
+        spec = handler.get("http_get")
+        if isinstance(spec, dict):
+            port = spec.get("port")
+            if port is None and not comp.get("ports"):
+                problems.append((f"{hpath}.http_get.port", "required for a component without ports"))
+            elif isinstance(port, str) and not port.isdigit() and port not in names:
+                problems.append((f"{hpath}.http_get.port", "{!r} names no port of the component (its ports: {})".format(
+                    port, ", ".join(sorted(names)) or "none")))
+    sleep = lifecycle.get("pre_stop", {}).get("sleep") if isinstance(lifecycle.get("pre_stop"), dict) else None
+    seconds = sleep.get("seconds") if isinstance(sleep, dict) else None
+    grace = comp.get("termination_grace_period_seconds")
+    grace = DEFAULT_GRACE_SECONDS if grace in (None, "") else grace
+    if str(seconds).isdigit() and str(grace).isdigit() and int(seconds) >= int(grace):
+        problems.append((f"{path}.lifecycle.pre_stop.sleep.seconds", (
+            "sleeps {} s, but the pod has only {} s to stop (termination_grace_period_seconds{}): the application "
+            "would be killed before it gets SIGTERM; sleep less or raise termination_grace_period_seconds").format(
+                seconds, grace, "" if comp.get("termination_grace_period_seconds") not in (None, "") else ", default 30")))
     return problems
 
 

@@ -419,6 +419,8 @@ def normalize_component(name, raw, settings):
             sc[key] = int(sc[key])
     comp["security_context"] = copy.deepcopy(sc)
     comp["anti_affinity"] = _str(raw.get("anti_affinity"), "none")
+    comp["lifecycle"] = {k: copy.deepcopy(v) for k, v in _dict(raw.get("lifecycle")).items() if v}
+    comp["termination_grace_period_seconds"] = _int(raw.get("termination_grace_period_seconds"))
 
     comp["schedule"] = _str(raw.get("schedule"))
     comp["suspend"] = _bool(raw["suspend"]) if raw.get("suspend") is not None else None
