@@ -35,6 +35,7 @@ Where each rule comes from:
 most of them never validate.
 """
 
+import datetime
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -44,7 +45,8 @@ from decimal import Decimal, InvalidOperation
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 OPTIONAL_DNS_SUBDOMAIN = "^$|" + DNS_SUBDOMAIN
-INGRESS_HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+INGRESS_HOST = (r"^(?![0-9]+(\.[0-9]+){3}$)(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+                r"(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 PORT_NAME = r"^(?!.*--)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -53,8 +55,8 @@ _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 IMAGE_REPOSITORY = r"^(?:{0}/)?{1}(?:/{1})*$".format(_DOMAIN, _PATH_COMPONENT)
 IMAGE_REGISTRY = r"^{0}(?:/{1})*$".format(_DOMAIN, _PATH_COMPONENT)
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-IMAGE_DIGEST = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$"
-QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[munkMGTPE]i?|Ki|)$"
+IMAGE_DIGEST = r"^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}|blake3:[a-f0-9]{64})$"
+QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[KMGTPE]i|[numkMGTPE]|)$"
 INT_STRING = r"^[0-9]+$"
 PERCENT = r"^[0-9]+%$"
 
@@ -137,7 +139,8 @@ IMAGE = _dict("The container image. The tag or digest go in their own fields, ne
     "tag": _str("Tag (default latest; genai_image_tag replaces it for application tiers).", IMAGE_TAG,
                 "not an image tag (at most 128 characters: letters, digits, '_', '.', '-')"),
     "digest": _str("Digest algorithm:hex; wins over the tag.", IMAGE_DIGEST,
-                   "expected algorithm:hex, e.g. sha256:..."),
+                   "expected sha256: and 64 lowercase hex digits (or sha384:/96, sha512:/128), as the container "
+                   "runtime checks it"),
     "registry": _str("Registry prefix for this image (default genai_image_registry).", IMAGE_REGISTRY,
                      "not a registry host (name[:port][/path])"),
     "pull_policy": _enum("imagePullPolicy (default genai_image_pull_policy; Always for :latest).",
@@ -250,7 +253,8 @@ SERVICE_ACCOUNT = _d("A ServiceAccount (true: create one named as the component)
     {"type": "boolean"},
     _dict("ServiceAccount settings.", {
         "create": _bool("Create it (default true); false uses an existing one."),
-        "name": _str("Its name (default: the component).", OPTIONAL_DNS_SUBDOMAIN, "must be a DNS name"),
+        "name": _str("Its name (default: the component).", OPTIONAL_DNS_SUBDOMAIN, "must be a DNS name",
+                     maxLength=253),
         "automount_token": _bool("Mount its token (default: when it has rules or is not created here)."),
         "rules": _list("Role rules.", _dict("A rule.", {
             "api_groups": _list("API groups (\"\" is the core group).", {"type": "string"}),
@@ -401,7 +405,7 @@ def parse_quantity(value):
     if isinstance(value, bool):
         return None
     text = str(value).strip()
-    match = re.match(r"^([+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][-+]?[0-9]+|[munkMGTPE]i?|Ki|)$", text)
+    match = re.match(r"^([+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][-+]?[0-9]+|[KMGTPE]i|[numkMGTPE]|)$", text)
     if not match:
         return None
     number, suffix = match.groups()
@@ -478,8 +482,8 @@ def time_zones():
 def yaml_typed_problem(key, value):
     """Why an env value is not what the user wrote, when YAML turned it into a bool, number or null.
 
-    Kubernetes takes env values and ConfigMap data as strings only; the unquoted words and
-    numbers of YAML 1.1 (yes, off, 0123, 1.10, ~) arrive here already changed, so the message
+    Kubernetes takes env values and ConfigMap data as strings only; the unquoted words, numbers
+    and dates of YAML 1.1 (yes, off, 0123, 1.10, ~, 2024-01-01) arrive here already changed, so the message
     says what YAML made of them and asks for the value quoted as written.
     """
     if isinstance(value, bool):
@@ -488,6 +492,9 @@ def yaml_typed_problem(key, value):
                 "e.g. {}: {}".format(str(value).lower(), key, words))
     if value is None:
         return f"YAML read an empty value or ~ as null; quote what you mean, e.g. {key}: ''"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return (f"YAML read an unquoted date or timestamp as a {type(value).__name__} ({value.isoformat()}); "
+                f"quote it as you wrote it, e.g. {key}: '{value}'")
     if isinstance(value, float):
         return (f"YAML read an unquoted number as the float {value!r} (1.10 becomes 1.1, 1e3 becomes 1000.0); "
                 f"quote it as you wrote it, e.g. {key}: '{value}'")
@@ -495,6 +502,47 @@ def yaml_typed_problem(key, value):
         return (f"YAML read an unquoted number as the integer {value} (0123 becomes 83, 1_000 becomes 1000); "
                 f"quote it as you wrote it, e.g. {key}: '{value}'")
     return None
+
+
+RESOURCE_NAME = re.compile(r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+def resource_problems(path, resources):
+    """What the API server refuses in a container's resources, as (path, message) pairs.
+
+    Quantities are compared by value (0.5 = 500m, 1Gi = 1024Mi); requests may not exceed
+    limits; names are cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified
+    extended resource (nvidia.com/gpu), which cannot be overcommitted: its request equals its
+    limit, and it needs a limit.
+    """
+    problems = []
+    if not isinstance(resources, dict):
+        return problems
+    requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
+    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    for part, values in (("requests", requests), ("limits", limits)):
+        for resource in values:
+            text = str(resource)
+            if text in STANDARD_RESOURCES or text.startswith("hugepages-"):
+                continue
+            if "/" not in text or not RESOURCE_NAME.match(text) or text.startswith(("kubernetes.io/", "requests.")):
+                problems.append((f"{path}.{part}.{resource}", "not a resource Kubernetes knows: cpu, memory, "
+                                 "ephemeral-storage, hugepages-<size> or a domain-qualified extended resource "
+                                 "such as nvidia.com/gpu"))
+    for resource, request in requests.items():
+        low = parse_quantity(request)
+        high = parse_quantity(limits[resource]) if resource in limits else None
+        extended = "/" in str(resource) or str(resource).startswith("hugepages-")
+        if low is not None and high is not None and low > high:
+            problems.append((path, "requests.{0} {1} exceeds limits.{0} {2}".format(resource, request, limits[resource])))
+        elif extended and high is not None and low is not None and low != high:
+            problems.append((path, "requests.{0} {1} must equal limits.{0} {2}: {0} cannot be overcommitted".format(
+                resource, request, limits[resource])))
+        elif extended and resource not in limits:
+            problems.append((f"{path}.limits", "{0} is requested without a limit: {0} cannot be overcommitted, "
+                                               "give limits.{0} equal to the request".format(resource)))
+    return problems
 
 
 def _component_checks(name, comp):
@@ -518,16 +566,9 @@ def _component_checks(name, comp):
                 problem = yaml_typed_problem(key, value["value"])
                 if problem:
                     problems.append((f"{path}.env.{key}.value", problem))
-    resources = comp.get("resources")
-    if isinstance(resources, dict) and isinstance(resources.get("requests"), dict) and isinstance(resources.get("limits"), dict):
-        for resource, request in resources["requests"].items():
-            if resource not in resources["limits"]:
-                continue
-            low, high = parse_quantity(request), parse_quantity(resources["limits"][resource])
-            if low is not None and high is not None and low > high:
-                problems.append((path + ".resources", "requests.{0} {1} exceeds limits.{0} {2}".format(
-                    resource, request, resources["limits"][resource])))
+    problems.extend(resource_problems(path + ".resources", comp.get("resources")))
     problems.extend(_probe_checks(path, comp))
+    problems.extend(_port_checks(path, comp))
     problems.extend(_lifecycle_checks(path, comp))
     if workload == "CronJob":
         schedule = comp.get("schedule")
@@ -557,6 +598,28 @@ def _port_names(comp):
             names.add(entry.get("name") or f"port-{number}")
             numbers.add(number)
     return names, numbers
+
+
+def _port_checks(path, comp):
+    """Two ports with the same number and protocol: the Service would hold the same port twice."""
+    problems = []
+    seen = {}
+    for index, entry in enumerate(comp.get("ports") if isinstance(comp.get("ports"), list) else []):
+        if isinstance(entry, int) and not isinstance(entry, bool):
+            number, protocol = entry, "TCP"
+        elif isinstance(entry, dict):
+            number = entry.get("service_port", entry.get("port", entry.get("container_port")))
+            protocol = entry.get("protocol") or "TCP"
+        else:
+            continue
+        if not isinstance(number, int) or isinstance(number, bool):
+            continue
+        if (number, protocol) in seen:
+            problems.append((f"{path}.ports[{index}]", "port {}/{} is already ports[{}]: a Service holds each port "
+                                                       "and protocol once".format(number, protocol, seen[(number, protocol)])))
+        else:
+            seen[(number, protocol)] = index
+    return problems
 
 
 def _probe_checks(path, comp):
@@ -686,6 +749,42 @@ def _schema_errors(schema, instance, prefix, validator_class):
     return result
 
 
+# What Kubernetes refuses in the path of an Exact or Prefix Ingress rule
+INGRESS_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+INGRESS_PATH_SUFFIXES = ("/..", "/.")
+
+
+def _ingress_checks(ingress):
+    """Ingress rules the schema cannot express: Kubernetes' path rules, and routes that differ
+    only by a trailing '/' of a Prefix path (Prefix matching ignores it, so two backends would
+    claim the same requests)."""
+    problems = []
+    if not isinstance(ingress, dict) or ingress.get("enabled") is False:
+        return problems
+    single = ingress.get("mode") == "single_domain"
+    entries = ingress.get("paths") if single else ingress.get("hosts")
+    seen = {}
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        epath = "genai_ingress.{}[{}]".format("paths" if single else "hosts", index)
+        host = ingress.get("domain") if single else entry.get("host")
+        route, path_type = entry.get("path") or "/", entry.get("path_type") or "Prefix"
+        if not isinstance(route, str) or path_type not in ("Prefix", "Exact"):
+            continue
+        bad = [s for s in INGRESS_PATH_SEQUENCES if s in route] + [s for s in INGRESS_PATH_SUFFIXES if route.endswith(s)]
+        if bad:
+            problems.append((epath + ".path", "{!r} holds {} (Kubernetes refuses '//', '/./', '/../', '%2F' and a "
+                                              "trailing '/.' or '/..' in a {} path)".format(route, bad[0], path_type)))
+        key = (host, (route.rstrip("/") or "/") if path_type == "Prefix" else route, path_type)
+        other = seen.setdefault(key, (epath, entry, route))
+        if other[0] != epath and other[2] != route:
+            problems.append((epath, "{} {} ({}) is the same route as {} ({}, to {}): Prefix matching ignores a "
+                                    "trailing '/'; one backend per host, path and path_type".format(
+                                        host, route, path_type, other[2], other[0], other[1].get("component"))))
+    return problems
+
+
 def validate(components, settings):
     """Every problem of a system's raw input as "<variable path>: <message>" strings, sorted.
 
@@ -717,6 +816,7 @@ def validate(components, settings):
     if isinstance(settings, dict):
         for path, message in _schema_errors(SETTINGS, settings, "", Draft202012Validator):
             problems.append(("genai_" + path.lstrip("."), message))
+        problems.extend(_ingress_checks(settings.get("ingress")))
     result = []
     for path, message in problems:
         line = f"{path}: {message}"
