@@ -22,7 +22,7 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.genai.stack.plugins.module_utils.apply_engine import Applier, argument_spec
+from ansible_collections.genai.stack.plugins.module_utils.apply_engine import Applier, argument_spec, without_values
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError
 
 LOCAL_CONNECTIONS = ("local", "ansible.builtin.local", "ansible.legacy.local")
@@ -78,10 +78,18 @@ class ActionModule(ActionBase):
         except GenaiStackError as exc:
             result.update(exc.details)
             result.update(failed=True, msg=exc.msg)
+        except Exception as exc:  # pylint: disable=broad-except
+            if not params["hide_values"]:
+                raise
+            # the traceback of an unexpected error could quote a definition: name the error only
+            result.update(failed=True, msg="{0} applying the Secrets: {1}".format(type(exc).__name__, exc))
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        if params["hide_values"]:
+            # what a no_log task shows instead of its result (a rescue's message) holds no value
+            result = without_values(result, definitions)
         return result

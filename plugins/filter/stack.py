@@ -173,11 +173,18 @@ def render_tiers(components, settings, secret_values=None, tiers=None):
     return result
 
 
-def render_secrets(components, settings, secret_values):
-    """The Secret manifests (``<component>-secrets``) of every component that has sensitive values."""
+def render_secrets(components, settings, secret_values, tier=None):
+    """The generated Secrets: ``<component>-secrets`` of every component that has sensitive
+    values (tier foundation) and, with monitoring enabled, ``grafana-secrets`` (tier monitoring).
+
+    ``tier``: only the Secrets applied with that tier (none for the other tiers).
+    """
     system = _system(_plain(components), _plain(settings))
+    tier = None if tier in (None, "", "all") else str(tier)
+    if tier is not None and tier not in APPLY_ORDER:
+        raise AnsibleFilterError("tier: must be one of {}, got {}".format(", ".join(APPLY_ORDER), tier))
     try:
-        return _render_secrets(system, _plain(secret_values) or {})
+        return _render_secrets(system, _plain(secret_values) or {}, tier)
     except GenaiStackError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

@@ -871,3 +871,42 @@ def refusal_message(refusals):
         lines.append("- {0} (field {1}; {2}). Remedy: {3}".format(
             refusal["message"], refusal.get("field") or "-", refusal["reason"], refusal["remedy"]))
     return "\n".join(lines)
+
+
+def without_values(result, definitions, hidden="<hidden>"):
+    """``result`` with every value of the definitions' Secrets blanked out of its strings.
+
+    For ``hide_values``: the API server's refusal of a Secret names the object, the field and
+    the reason, but a message may echo what it refused; the task's no_log hides the whole
+    result, so the message shown instead must hold no value. Values are matched as given
+    (``stringData``), as base64 (``data``) and decoded, longest first.
+    """
+    import base64  # pylint: disable=import-outside-toplevel
+
+    values = set()
+    for definition in definitions or []:
+        if not isinstance(definition, dict) or definition.get("kind") != "Secret":
+            continue
+        for key in ("data", "stringData"):
+            for value in (definition.get(key) or {}).values():
+                if value in (None, ""):
+                    continue
+                values.add(str(value))
+                if key == "data":
+                    try:
+                        values.add(base64.b64decode(str(value), validate=True).decode("utf-8"))
+                    except (ValueError, TypeError, UnicodeDecodeError):
+                        pass
+    values = sorted((v for v in values if v), key=len, reverse=True)
+
+    def scrub(value):
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        if isinstance(value, str):
+            for secret in values:
+                value = value.replace(secret, hidden)
+        return value
+
+    return scrub(result)

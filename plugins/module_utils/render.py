@@ -14,6 +14,7 @@ import re
 
 from ansible_collections.genai.stack.plugins.module_utils.system import (
     COMPONENT_TIERS,
+    MONITORING_SECRETS,
     SystemDefinitionError,
     camelize,
     deep_merge,
@@ -935,7 +936,7 @@ def render_monitoring(system):
     NetworkPolicy admitting traffic to both; [] unless settings.monitoring_enabled.
 
     Prometheus keeps samples in an emptyDir; Grafana reads its admin password from the
-    Secret grafana-secrets (key GF_SECURITY_ADMIN_PASSWORD), which the monitoring role creates.
+    Secret grafana-secrets (key GF_SECURITY_ADMIN_PASSWORD), rendered by monitoring_secrets.
     """
     settings = system.settings
     if not settings.get("monitoring_enabled"):
@@ -1051,10 +1052,41 @@ def render_tier(system, tier, secret_values):
     return manifests
 
 
-def render_secrets(system, secret_values):
+def monitoring_secrets(system, secret_values):
+    """The generated Secrets of the monitoring tier (grafana-secrets); [] unless monitoring is enabled.
+
+    Their values are resolved with the components' (system.resolve_secrets: kept from the
+    cluster, else generated) under the keys of system.MONITORING_SECRETS.
+    """
+    if not system.settings.get("monitoring_enabled"):
+        return []
     manifests = []
-    for name in system.order:
-        item = secret(system, system.components[name], secret_values)
-        if item:
-            manifests.append(item)
+    for entry, (secret_name, app, keys) in sorted(MONITORING_SECRETS.items()):
+        values = (secret_values or {}).get(entry) or {}
+        missing = sorted(k for k in keys if values.get(k) in (None, ""))
+        if missing:
+            raise SystemDefinitionError("genai_monitoring_enabled", "no value for {} of Secret {} (run resolve_secrets first)".format(
+                ", ".join(missing), secret_name))
+        manifests.append({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": secret_name, "namespace": system.settings["namespace"],
+                         "labels": labels(app, "monitoring", system.settings["system"])},
+            "type": "Opaque",
+            "data": {key: _b64(str(values[key])) for key in sorted(keys)},
+        })
+    return manifests
+
+
+def render_secrets(system, secret_values, tier=None):
+    """Every generated Secret: one per component with sensitive values (tier foundation), then
+    the monitoring tier's. ``tier`` keeps only the Secrets applied with that tier."""
+    manifests = []
+    if tier in (None, "foundation"):
+        for name in system.order:
+            item = secret(system, system.components[name], secret_values)
+            if item:
+                manifests.append(item)
+    if tier in (None, "monitoring"):
+        manifests.extend(monitoring_secrets(system, secret_values))
     return manifests

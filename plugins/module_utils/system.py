@@ -30,6 +30,14 @@ DEFAULT_WAIT_IMAGE = "busybox:1.36"
 DEFAULT_GENERATED_LENGTH = 24
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
+# Generated Secrets of the monitoring tier (settings.monitoring_enabled), resolved as a
+# component's are: kept from the cluster, else generated, never rotated. Their entry in the
+# resolved values is keyed "monitoring.<app>" (a dot: never a component name).
+# {values key: (Secret name, app, {key: generated length})}
+MONITORING_SECRETS = {
+    "monitoring.grafana": ("grafana-secrets", "grafana", {"GF_SECURITY_ADMIN_PASSWORD": DEFAULT_GENERATED_LENGTH}),
+}
+
 DEFAULT_SETTINGS = {
     "system": "genai",
     "namespace": "genai",
@@ -42,6 +50,7 @@ DEFAULT_SETTINGS = {
     "replicas": {},
     "ingress": {},
     "monitoring_enabled": False,
+    "monitoring": {},
     "network_policies": True,
     "network_policy_allow_from": [],
     "pod_security_level": "baseline",
@@ -171,6 +180,8 @@ def normalize_settings(settings):
         result[key] = _dict(result[key])
     result["image_tag"] = _str(result["image_tag"])
     result["monitoring_enabled"] = _bool(result["monitoring_enabled"])
+    # unset monitoring settings (None, "") take the renderer's MONITORING_DEFAULTS
+    result["monitoring"] = {str(k): v for k, v in _dict(result["monitoring"]).items() if v not in (None, "")}
     result["network_policies"] = _bool(result["network_policies"], True)
     result["network_policy_allow_from"] = camelize(_list(result["network_policy_allow_from"]))
     result["wait_image"] = _str(result["wait_image"], DEFAULT_WAIT_IMAGE)
@@ -766,9 +777,15 @@ def resolve_secrets(system, secret_objects):
 
     A value given by the user wins; otherwise the value already in the cluster's
     ``<component>-secrets`` is kept (never rotated); otherwise one is generated.
+    With monitoring enabled, also the generated Secrets of the monitoring tier
+    (``MONITORING_SECRETS``, e.g. ``monitoring.grafana``), kept the same way.
     """
     existing = existing_secret_values(secret_objects)
     result = {}
+    if system.settings["monitoring_enabled"]:
+        for entry, (secret_name, _app, keys) in sorted(MONITORING_SECRETS.items()):
+            current = existing.get(secret_name, {})
+            result[entry] = {key: current.get(key) or generate_password(length) for key, length in sorted(keys.items())}
     for name in sorted(system.components):
         comp = system.components[name]
         if not comp["secrets"]:

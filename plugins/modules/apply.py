@@ -117,7 +117,11 @@ options:
     default: {}
   hide_values:
     description:
-      - Hide ConfigMap values in diffs too. Secret values are always hidden.
+      - Hide ConfigMap values in diffs too. Secret values are always hidden in diffs.
+      - Also blank every value of the definitions' Secrets (as given, base64 and decoded) out of
+        the result, the failure message and the refusals included, so that a task with C(no_log)
+        can show the message of a refusal (which Secret, its component, the field and why)
+        without any value, for example from a C(rescue).
     type: bool
     default: false
 notes:
@@ -210,7 +214,11 @@ dry_run:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.genai.stack.plugins.module_utils.apply_engine import Applier, argument_spec  # noqa: E402
+from ansible_collections.genai.stack.plugins.module_utils.apply_engine import (  # noqa: E402
+    Applier,
+    argument_spec,
+    without_values,
+)
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 from ansible_collections.genai.stack.plugins.module_utils.k8s_client import (  # noqa: E402
     HAS_KUBERNETES,
@@ -231,7 +239,12 @@ def main():
         applier = Applier(get_api(module.params), module.params, check_mode=module.check_mode, diff=module._diff)
         result = applier.run()
     except GenaiStackError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        failure = dict(exc.details, msg=exc.msg)
+        if module.params["hide_values"]:
+            failure = without_values(failure, definitions)
+        module.fail_json(**failure)
+    if module.params["hide_values"]:
+        result = without_values(result, definitions)
     module.exit_json(**result)
 
 

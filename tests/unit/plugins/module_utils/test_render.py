@@ -93,7 +93,7 @@ def test_every_object_is_labelled_and_namespaced(name):
         meta_labels = m["metadata"]["labels"]
         assert meta_labels["app.kubernetes.io/part-of"] == settings["system"]
         assert meta_labels["app.kubernetes.io/managed-by"] == "genai-stack"
-        assert meta_labels["app.kubernetes.io/component"] in TIERS
+        assert meta_labels["app.kubernetes.io/component"] in TIERS + ("monitoring",)  # grafana-secrets
         if m["kind"] != "Namespace":
             assert m["metadata"]["namespace"] == settings["namespace"]
 
