@@ -40,6 +40,7 @@ from ansible_collections.genai.stack.plugins.module_utils import pod_security
 from ansible_collections.genai.stack.plugins.module_utils.apply_resources import (
     FIRST_KINDS,
     KEPT_KINDS,
+    OPTIONAL_PRUNE_KINDS,
     PRUNE_KINDS,
     ResourceMap,
 )
@@ -651,7 +652,13 @@ class Applier(object):
             for api_version, kind in PRUNE_KINDS:
                 if kind in KEPT_KINDS and not purge:
                     continue
-                for obj in self._list(self.resources.path(api_version, kind, namespace), selector):
+                try:
+                    path = self.resources.path(api_version, kind, namespace)
+                except GenaiStackError:
+                    if (api_version, kind) in OPTIONAL_PRUNE_KINDS:
+                        continue  # the cluster does not serve the kind: nothing of it to prune
+                    raise
+                for obj in self._list(path, selector):
                     metadata = obj.get("metadata") or {}
                     if (kind, namespace, metadata.get("name")) in keep or objects.controlled(obj):
                         continue

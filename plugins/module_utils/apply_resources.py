@@ -7,7 +7,8 @@ collection renders or is likely to be handed as extra manifests; the values are 
 API server's discovery documents (``kubectl api-resources``). Any other kind (a CRD such as
 cert-manager's Certificate) is looked up once per run in ``/apis/<group>/<version>``.
 
-``PRUNE_KINDS`` are the kinds genai.stack renders, in the order they are deleted when pruned
+``PRUNE_KINDS`` are the kinds genai.stack renders (``OPTIONAL_PRUNE_KINDS`` among them: kinds of
+a CRD, skipped where it is not installed), in the order they are deleted when pruned
 (workloads first, so their pods stop before their configuration goes). ``KEPT_KINDS`` hold
 data (PVCs) or generated passwords (Secrets) and are only pruned when purge is asked.
 """
@@ -56,6 +57,7 @@ KINDS = {
 # (apiVersion, kind) in deletion order
 PRUNE_KINDS = (
     ("networking.k8s.io/v1", "Ingress"),
+    ("cert-manager.io/v1", "Issuer"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("policy/v1", "PodDisruptionBudget"),
     ("batch/v1", "CronJob"),
@@ -72,6 +74,9 @@ PRUNE_KINDS = (
     ("v1", "PersistentVolumeClaim"),
 )
 KEPT_KINDS = ("PersistentVolumeClaim", "Secret")
+# Rendered only on clusters that serve them (cert-manager's Issuer of TLS mode self_signed):
+# a cluster without the CRD holds none to prune.
+OPTIONAL_PRUNE_KINDS = (("cert-manager.io/v1", "Issuer"),)
 
 # Created before everything else in one call: what other objects live in or refer to.
 FIRST_KINDS = ("Namespace", "CustomResourceDefinition", "StorageClass", "PriorityClass")

@@ -486,3 +486,32 @@ def objects_auth_options():
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
     return AUTH_ARG_SPEC
+
+
+# --------------------------------------------------------------------------------------------
+# variants of issue 9's cases
+
+
+def issuer(name="genai-selfsigned"):
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+            "metadata": {"name": name, "namespace": NS, "labels": LABELS}, "spec": {"selfSigned": {}}}
+
+
+def test_prune_removes_an_issuer_the_tier_no_longer_renders(monkeypatch):
+    # case I for every kind the renderer creates: TLS mode self_signed -> cert_manager leaves no Issuer
+    monkeypatch.setitem(globals(), "PLURALS", PLURALS | {"issuers"})
+    server = FakeServer()
+    server.objects["/apis/cert-manager.io/v1"] = {"resources": [
+        {"name": "issuers", "kind": "Issuer", "namespaced": True}]}
+    server.add("/apis/cert-manager.io/v1/namespaces/shop/issuers/genai-selfsigned", issuer())
+    prune = {"labels": {"app.kubernetes.io/part-of": "shop", "app.kubernetes.io/component": "frontend"}}
+    result = run(server, definitions=[configmap("web")], prune=prune)
+    assert actions(result)[("Issuer", "genai-selfsigned")] == "pruned"
+    assert "/apis/cert-manager.io/v1/namespaces/shop/issuers/genai-selfsigned" not in server.objects
+
+
+def test_prune_on_a_cluster_without_cert_manager_skips_its_kinds():
+    server = FakeServer()
+    prune = {"labels": {"app.kubernetes.io/part-of": "shop", "app.kubernetes.io/component": "frontend"}}
+    result = run(server, definitions=[configmap("web")], prune=prune)
+    assert actions(result) == {("ConfigMap", "web"): "created"}
