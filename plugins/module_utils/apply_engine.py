@@ -101,7 +101,7 @@ class Item(object):
         self.handover = None        # live spec.replicas to hand over to the HPA
         self.body = desired         # what is applied (desired, or with live immutable fields kept)
         self.recreate = False
-        self.grow_pvcs = []         # [(pvc name, size)]
+        self.grow_pvcs = []         # [(pvc name, size, live pvc)]
         self.note = None
 
     @property
@@ -271,6 +271,7 @@ class Applier(object):
             for item in items:
                 results.append(item.result())
                 self._diff(item, item.live, item.dry)
+                results.extend(self._grown_claims(item))
             for obj in prune_plan:
                 results.append(_object_result(obj, "pruned"))
                 self._diff_pruned(obj)
@@ -282,6 +283,7 @@ class Applier(object):
             if item.kind in WORKLOAD_KINDS and item.live is not None and item.action != "unchanged":
                 revisions[item.key] = revision_of(item.live)
             results.append(self.apply_item(item))
+            results.extend(self._grown_claims(item))
         for item in items:
             # a StatefulSet created by this run has no pod of an older revision
             if item.kind == "StatefulSet" and item.action != "created":
@@ -504,7 +506,7 @@ class Applier(object):
                     continue
                 if self._expansion_refused(item, claim_name, (claim.get("spec") or {}).get("storageClassName")):
                     return False
-                item.grow_pvcs.append((claim_name, new))
+                item.grow_pvcs.append((claim_name, new, claim))
         return True
 
     def _pvc_growth(self, item):
@@ -543,7 +545,7 @@ class Applier(object):
             if status not in (200, 201):
                 raise GenaiStackError("{0}: handing spec.replicas of {1} over to its HPA failed: {2}".format(
                     item.component, item.key, _message(answer)))
-        for claim, size in item.grow_pvcs:
+        for claim, size, _live in item.grow_pvcs:
             path = self.resources.path("v1", "PersistentVolumeClaim", item.namespace, claim)
             status, answer = self._call("PATCH", path, query={"fieldManager": self.manager},
                                         body={"spec": {"resources": {"requests": {"storage": size}}}},
@@ -573,6 +575,17 @@ class Applier(object):
         if action != "unchanged":
             self._diff(item, item.live, answer)
         return item.result()
+
+    def _grown_claims(self, item):
+        """A result (and a diff) per PVC of a StatefulSet that this run grows, or would grow."""
+        results = []
+        for claim, size, live in item.grow_pvcs:
+            after = copy.deepcopy(live)
+            objects.set_path(after, "spec.resources.requests.storage", size)
+            claim_item = Item(after, "v1", "PersistentVolumeClaim", claim, item.namespace, True)
+            self._diff(claim_item, live, after)
+            results.append(claim_item.result("expanded"))
+        return results
 
     def _delete_orphaning(self, item):
         path = self._path(item)

@@ -45,14 +45,15 @@ IMMUTABLE_FIELDS = {
 # What a user can do about each immutable field (module options first, then by hand).
 REMEDIES = {
     ("StatefulSet", "spec.volumeClaimTemplates"): (
-        "to grow the volumes set expand_volumes (grows each PVC in place when its StorageClass allows expansion) "
-        "and recreate_statefulsets; for any other change set recreate_statefulsets (the StatefulSet is deleted "
+        "to grow the volumes set expand_volumes (genai_expand_volumes in an inventory: grows each PVC in place "
+        "when its StorageClass allows expansion) and recreate_statefulsets (genai_recreate_statefulsets); for any "
+        "other change set recreate_statefulsets (the StatefulSet is deleted "
         "with propagationPolicy=Orphan and re-created; pods and PVCs stay), or run "
         "`kubectl delete statefulset {name} -n {namespace} --cascade=orphan` and converge again"),
     ("StatefulSet", None): (
-        "set recreate_statefulsets (the StatefulSet is deleted with propagationPolicy=Orphan and re-created; "
-        "pods and PVCs stay), or run `kubectl delete statefulset {name} -n {namespace} --cascade=orphan` and "
-        "converge again"),
+        "set recreate_statefulsets (genai_recreate_statefulsets in an inventory: the StatefulSet is deleted with "
+        "propagationPolicy=Orphan and re-created; pods and PVCs stay), or run "
+        "`kubectl delete statefulset {name} -n {namespace} --cascade=orphan` and converge again"),
     ("Deployment", "spec.selector"): (
         "selector labels never change in genai.stack; the Deployment was created by something else: delete it "
         "(`kubectl delete deployment {name} -n {namespace}`, its pods stop) and converge again"),
@@ -63,8 +64,8 @@ REMEDIES = {
         "a Job's pod template cannot change: delete the Job (`kubectl delete job {name} -n {namespace}`) "
         "and converge again"),
     ("PersistentVolumeClaim", "spec.resources.requests.storage"): (
-        "set expand_volumes to grow the claim in place (its StorageClass must allow volume expansion); "
-        "a claim never shrinks"),
+        "set expand_volumes (genai_expand_volumes in an inventory) to grow the claim in place (its StorageClass "
+        "must allow volume expansion); a claim never shrinks"),
     ("PersistentVolumeClaim", None): (
         "a bound claim keeps its class, access modes and volume: create a claim under a new name and move the "
         "data, or delete this one (its data may be lost)"),

@@ -151,7 +151,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per object applied or pruned.
+  description: One entry per object applied or pruned, and one per PVC of a StatefulSet grown in place (V(expanded)).
   returned: always
   type: list
   elements: dict
@@ -168,7 +168,7 @@ results:
       description: Namespace of the object (null for cluster-scoped kinds).
       type: str
     action:
-      description: V(created), V(configured), V(unchanged), V(recreated), V(pruned) or V(rolled_back).
+      description: V(created), V(configured), V(unchanged), V(recreated), V(expanded), V(pruned) or V(rolled_back).
       type: str
 revisions:
   description:

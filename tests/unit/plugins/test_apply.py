@@ -306,7 +306,7 @@ def test_volume_growth_and_recreation_keep_pods_and_grow_claims():
         "allowVolumeExpansion": True})
     server.requests = []
     result = run(server, definitions=[statefulset("2Gi")], expand_volumes=True, recreate_statefulsets=True)
-    assert actions(result) == {("StatefulSet", "redis"): "recreated"}
+    assert actions(result) == {("StatefulSet", "redis"): "recreated", ("PersistentVolumeClaim", "data-redis-0"): "expanded"}
     assert server.objects[claim]["spec"]["resources"]["requests"]["storage"] == "2Gi"
     sts = server.objects["/apis/apps/v1/namespaces/shop/statefulsets/redis"]
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
@@ -515,3 +515,42 @@ def test_prune_on_a_cluster_without_cert_manager_skips_its_kinds():
     prune = {"labels": {"app.kubernetes.io/part-of": "shop", "app.kubernetes.io/component": "frontend"}}
     result = run(server, definitions=[configmap("web")], prune=prune)
     assert actions(result) == {("ConfigMap", "web"): "created"}
+
+
+def _growable(server):
+    run(server, definitions=[statefulset("1Gi")])
+    claim = "/api/v1/namespaces/shop/persistentvolumeclaims/data-redis-0"
+    server.add(claim, {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                       "metadata": {"name": "data-redis-0", "namespace": NS},
+                       "spec": {"storageClassName": "grows", "resources": {"requests": {"storage": "1Gi"}}}})
+    server.add("/apis/storage.k8s.io/v1/storageclasses/grows", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "grows"},
+        "allowVolumeExpansion": True})
+    return claim
+
+
+@pytest.mark.parametrize("recreate", [False, True])
+def test_check_mode_reports_the_volume_growth_the_real_run_does(recreate):
+    # case J: check mode and --diff say what the real run will do, claim by claim
+    server = FakeServer()
+    claim = _growable(server)
+    server.requests = []
+    dry = run(server, definitions=[statefulset("2Gi")], expand_volumes=True, recreate_statefulsets=recreate,
+              check_mode=True, diff=True)
+    assert server.writes() == []
+    sts_action = "recreated" if recreate else "configured"
+    assert actions(dry) == {("StatefulSet", "redis"): sts_action, ("PersistentVolumeClaim", "data-redis-0"): "expanded"}
+    claim_diff = [d for d in dry["diff"] if d["before_header"].startswith("PersistentVolumeClaim shop/data-redis-0")]
+    assert claim_diff and claim_diff[0]["before"]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert claim_diff[0]["after"]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    real = run(server, definitions=[statefulset("2Gi")], expand_volumes=True, recreate_statefulsets=recreate)
+    assert actions(real) == actions(dry)
+    assert server.objects[claim]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_growth_refusal_names_the_inventory_variables():
+    server = FakeServer()
+    run(server, definitions=[statefulset("1Gi")])
+    with pytest.raises(GenaiStackError) as err:
+        run(server, definitions=[statefulset("2Gi")], check_mode=True)
+    assert "genai_expand_volumes" in err.value.msg and "genai_recreate_statefulsets" in err.value.msg
