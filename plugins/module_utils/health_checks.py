@@ -649,6 +649,10 @@ def _pull_finding(pod, where, reason, message, pod_events, created, now, options
     answers = [e for e in pulls if (e.get("message") or "").startswith("Failed to pull image")] or pulls
     if answers and (not message.strip() or "Back-off" in message):
         text = short(answers[-1].get("message"))  # the registry's answer, not "Back-off pulling image"
+    missing = _last(pod_events, ("FailedToRetrieveImagePullSecret",))
+    if missing is not None:
+        # an imagePullSecret that does not exist explains a registry's "unauthorized"
+        text += " ({0})".format(short(missing.get("message")))
     return Finding("Pod", pod_name, reason, "pod {0} {1}: {2}".format(pod_name, where, text), terminal=terminal, since=since)
 
 

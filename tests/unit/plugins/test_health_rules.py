@@ -215,6 +215,16 @@ def test_image_pull_errors(waiting, pulls, terminal):
         assert finding.message.endswith(pulls[-1][1][:200])
 
 
+def test_a_pull_refused_for_want_of_its_pull_secret_names_the_secret():
+    denied = ('Failed to pull image "registry.example:5000/app:1": failed to authorize: failed to fetch anonymous token: '
+              'unexpected status from GET request to https://registry.example:5000/token: 401 Unauthorized')
+    events = [event("Pod", "api-0", "FailedToRetrieveImagePullSecret", "Unable to retrieve some image pull secrets "
+                    "(regcred); attempting to pull the image may not succeed.", first=6, uid="p-1"),
+              event("Pod", "api-0", "Failed", denied, first=5, uid="p-1")]
+    finding = one(pod(waiting={"reason": "ErrImagePull", "message": denied}, created=600), events)
+    assert finding.terminal is True and "Unable to retrieve some image pull secrets (regcred)" in finding.message
+
+
 def test_a_second_failed_pull_is_terminal():
     """The kubelet retries about 10 s after the first failure; failing again ends the wait."""
     retried = event("Pod", "api-0", "Failed", REFUSED, first=12, last=1, uid="p-1")

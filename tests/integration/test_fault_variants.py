@@ -1,0 +1,136 @@
+"""Variants of issue 9's cases on the real cluster (the one named by KUBECONFIG): the same
+kinds of fault with other inputs, so that a fix covers the kind and not only the reported case.
+
+- J: check mode (and the preflight, which is the same dry run) reports the growth of a
+  StatefulSet's volumes claim by claim, exactly as the real run then does it; without the
+  options it is a refusal naming the inventory variables.
+- L: adding an HPA to a running StatefulSet keeps its replicas and its pods.
+- Services: type ClusterIP -> NodePort -> ClusterIP applies in place, and a re-run is
+  unchanged.
+
+Each test works in its own namespace t-variant-<case>-<random> and deletes it. Needs the
+test image localhost/genai-stack-test/app:1.0.0 in the cluster's containerd.
+"""
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from clusterlib import kubectl, needs_cluster, wait_until
+from test_apply import actions, apply, get, hpa, pods, ready_replicas, service, statefulset
+
+# ansible_collections.genai.stack from the clone (clusterlib put collections/ on sys.path)
+from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
+
+pytestmark = needs_cluster
+
+
+@pytest.fixture()
+def namespace(request):
+    name = "t-variant-{0}-{1}".format(request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
+                                      uuid.uuid4().hex[:5])
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture()
+def expandable_class():
+    name = "t-variant-grow-" + uuid.uuid4().hex[:5]
+    manifest = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+                "provisioner": "kubernetes.io/host-path", "allowVolumeExpansion": True,
+                "volumeBindingMode": "Immediate", "reclaimPolicy": "Delete"}
+    kubectl("apply", "-f", "-", input_text=json.dumps(manifest))
+    yield name
+    kubectl("delete", "storageclass", name, "--wait=false", check=False)
+
+
+def claim_size(namespace, name="data-redis-0"):
+    return ((get("pvc", name, namespace) or {}).get("spec") or {}).get("resources", {}).get("requests", {}).get("storage")
+
+
+def test_j_check_mode_reports_the_refusal_a_real_run_meets(namespace):
+    apply(namespace, [statefulset("redis", size="1Gi")])
+    wait_until("claim data-redis-0", lambda: get("pvc", "data-redis-0", namespace))
+    for check_mode in (True, False):
+        with pytest.raises(GenaiStackError) as err:
+            apply(namespace, [statefulset("redis", size="2Gi")], check_mode=check_mode)
+        refusal = err.value.details["refusals"][0]
+        assert (refusal["kind"], refusal["field"]) == ("StatefulSet", "spec.volumeClaimTemplates")
+        assert "genai_expand_volumes" in refusal["remedy"] and "genai_recreate_statefulsets" in refusal["remedy"]
+    assert claim_size(namespace) == "1Gi"
+
+
+@pytest.mark.parametrize("recreate", [False, True], ids=["grow-only", "grow-and-recreate"])
+def test_j_check_mode_reports_each_claim_the_real_run_grows(namespace, expandable_class, recreate):
+    apply(namespace, [statefulset("redis", size="1Gi", storage_class=expandable_class)])
+    wait_until("claim bound", lambda: (get("pvc", "data-redis-0", namespace) or {}).get("status", {}).get(
+        "phase") == "Bound")
+    grown = [statefulset("redis", size="2Gi", storage_class=expandable_class)]
+    options = {"expand_volumes": True, "recreate_statefulsets": recreate}
+    dry = apply(namespace, grown, check_mode=True, diff=True, **options)
+    expected = {("StatefulSet", "redis"): "recreated" if recreate else "configured",
+                ("PersistentVolumeClaim", "data-redis-0"): "expanded"}
+    assert actions(dry) == expected
+    claim_diff = [d for d in dry["diff"] if d["before_header"].startswith("PersistentVolumeClaim")][0]
+    assert claim_diff["after"]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert claim_size(namespace) == "1Gi", "check mode grew the claim"
+    real = apply(namespace, grown, **options)
+    assert actions(real) == expected
+    assert claim_size(namespace) == "2Gi"
+
+
+def statefulset_hpa(name, minimum, maximum):
+    result = hpa(name, minimum, maximum)
+    result["spec"]["scaleTargetRef"]["kind"] = "StatefulSet"
+    return result
+
+
+def test_l_adding_an_hpa_to_a_statefulset_keeps_its_replicas_and_pods(namespace):
+    sts = statefulset("cache")
+    sts["spec"]["replicas"] = 2
+    sts["spec"]["podManagementPolicy"] = "Parallel"
+    apply(namespace, [sts])
+    wait_until("2 ready replicas of cache", lambda: ready_replicas("statefulset", "cache", namespace, 2), timeout=180)
+    before = sorted(p["metadata"]["uid"] for p in pods(namespace, "cache"))
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(get("statefulset", "cache", namespace)["spec"]["replicas"])
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    autoscaled = statefulset("cache")
+    autoscaled["spec"]["podManagementPolicy"] = "Parallel"
+    del autoscaled["spec"]["replicas"]
+    try:
+        result = apply(namespace, [autoscaled, statefulset_hpa("cache", 2, 3)])
+        time.sleep(5)
+    finally:
+        stop.set()
+        watcher.join()
+    assert actions(result) == {("StatefulSet", "cache"): "configured", ("HorizontalPodAutoscaler", "cache"): "created"}
+    assert seen and min(seen) == 2, seen
+    assert sorted(p["metadata"]["uid"] for p in pods(namespace, "cache")) == before
+    assert apply(namespace, [autoscaled, statefulset_hpa("cache", 2, 3)])["changed"] is False
+
+
+def test_service_type_changes_apply_in_place_and_converge(namespace):
+    cluster_ip = service("api")
+    node_port = service("api")
+    node_port["spec"]["type"] = "NodePort"
+    first = apply(namespace, [cluster_ip])
+    assert actions(first) == {("Service", "api"): "created"}
+    address = get("service", "api", namespace)["spec"]["clusterIP"]
+    for definition in (node_port, cluster_ip):
+        changed = apply(namespace, [definition])
+        assert actions(changed) == {("Service", "api"): "configured"}
+        live = get("service", "api", namespace)
+        assert live["spec"]["type"] == definition["spec"].get("type", "ClusterIP")
+        assert live["spec"]["clusterIP"] == address, "the Service was re-created"
+        assert apply(namespace, [definition])["changed"] is False
+    assert "nodePort" not in get("service", "api", namespace)["spec"]["ports"][0]
