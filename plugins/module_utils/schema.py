@@ -545,6 +545,34 @@ def resource_problems(path, resources):
     return problems
 
 
+# What an unquoted yes/no/on/off/true/false or ~ becomes as a mapping key, once Ansible has
+# turned every key into a string
+YAML_TYPED_NAMES = {"True": "the boolean true", "False": "the boolean false", "None": "null"}
+
+
+def _yaml_typed_names(path, comp):
+    """Variable names YAML read as a boolean or null (``NO: x``, ``ON: x``, ``~: x``): the
+    variable would be called True, False or None, or not set at all."""
+    problems = []
+    for section in ("env", "secrets"):
+        mapping = comp.get(section)
+        if not isinstance(mapping, dict):
+            continue
+        for key in mapping:
+            if isinstance(key, bool) or key is None:
+                what = "null" if key is None else "the boolean " + str(key).lower()
+            elif isinstance(key, (int, float)):
+                what = "the number {0!r}".format(key)
+            elif key in YAML_TYPED_NAMES:
+                what = YAML_TYPED_NAMES[key]
+            else:
+                continue
+            problems.append((_path(path, [section, key]), (
+                "YAML read an unquoted name (yes, no, on, off, true, false, ~ or a number) as {}; quote the name "
+                "you wrote, e.g. 'NO': ...").format(what)))
+    return problems
+
+
 def _component_checks(name, comp):
     """Problems of one raw record that a schema cannot express: (path, message) pairs."""
     path = f"genai_components.{name}"
@@ -566,6 +594,7 @@ def _component_checks(name, comp):
                 problem = yaml_typed_problem(key, value["value"])
                 if problem:
                     problems.append((f"{path}.env.{key}.value", problem))
+    problems.extend(_yaml_typed_names(path, comp))
     problems.extend(resource_problems(path + ".resources", comp.get("resources")))
     problems.extend(_probe_checks(path, comp))
     problems.extend(_port_checks(path, comp))

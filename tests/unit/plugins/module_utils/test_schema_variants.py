@@ -123,3 +123,17 @@ def test_two_ports_with_one_number_and_protocol_are_refused():
 def test_service_account_name_longer_than_a_dns_name_is_refused():
     problems = problems_with(lambda c, s: c["gateway"].__setitem__("service_account", {"name": "a" * 254}))
     assert len(problems) == 1 and problems[0].startswith("genai_components.gateway.service_account.name: must be a DNS")
+
+
+# H for names: a variable called NO, ON or OFF, unquoted, is a boolean to YAML (and True or
+# False once Ansible turned the keys into strings)
+@pytest.mark.parametrize("section, key, said", [
+    ("env", True, "env[True]: YAML read an unquoted name"), ("env", "False", "env.False: YAML read an unquoted name"),
+    ("env", "None", "env.None: YAML read an unquoted name"), ("secrets", "True", "secrets.True: YAML read an unquoted"),
+    ("env", 1, "env[1]: YAML read an unquoted name"),
+])
+def test_variable_names_yaml_typed_are_refused(section, key, said):
+    def mutate(c, s):
+        c["gateway"].setdefault(section, {})[key] = "x" if section == "env" else {"generate": 16}
+    problems = problems_with(mutate)
+    assert any(p.startswith("genai_components.gateway." + said) for p in problems), problems
