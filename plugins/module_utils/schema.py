@@ -493,7 +493,8 @@ def yaml_typed_problem(key, value):
     if value is None:
         return f"YAML read an empty value or ~ as null; quote what you mean, e.g. {key}: ''"
     if isinstance(value, (datetime.date, datetime.datetime)):
-        return (f"YAML read an unquoted date or timestamp as a {type(value).__name__} ({value.isoformat()}); "
+        what = "timestamp" if isinstance(value, datetime.datetime) else "date"
+        return (f"YAML read an unquoted date or timestamp as the {what} {value.isoformat()}; "
                 f"quote it as you wrote it, e.g. {key}: '{value}'")
     if isinstance(value, float):
         return (f"YAML read an unquoted number as the float {value!r} (1.10 becomes 1.1, 1e3 becomes 1000.0); "

@@ -44,8 +44,8 @@ def test_resource_variants(resources, refused):
 
 # H: YAML's dates are values changed behind the user's back as well
 @pytest.mark.parametrize("value, said", [
-    (datetime.date(2024, 1, 1), "YAML read an unquoted date or timestamp as a date (2024-01-01)"),
-    (datetime.datetime(2024, 1, 1, 10, 0, tzinfo=datetime.timezone.utc), "as a datetime"),
+    (datetime.date(2024, 1, 1), "YAML read an unquoted date or timestamp as the date 2024-01-01"),
+    (datetime.datetime(2024, 1, 1, 10, 0, tzinfo=datetime.timezone.utc), "as the timestamp 2024-01-01T10:00:00+00:00"),
     (float("inf"), "as the float inf"),
     (31, "as the integer 31"),
 ])
