@@ -509,7 +509,7 @@ RESOURCE_NAME = re.compile(r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-
 STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
 
-def resource_problems(path, resources):
+def resource_problems(path, resources, quantities=False):
     """What the API server refuses in a container's resources, as (path, message) pairs.
 
     Quantities are compared by value (0.5 = 500m, 1Gi = 1024Mi); requests may not exceed
@@ -522,6 +522,12 @@ def resource_problems(path, resources):
         return problems
     requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
     limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    if quantities:  # where no schema checked them (the monitoring role's settings)
+        for part, values in (("requests", requests), ("limits", limits)):
+            for resource, value in values.items():
+                if parse_quantity(value) is None or isinstance(value, bool):
+                    problems.append((f"{path}.{part}.{resource}", "{}, got {!r}".format(
+                        QUANTITY_SCHEMA["x-message"], value)))
     for part, values in (("requests", requests), ("limits", limits)):
         for resource in values:
             text = str(resource)
@@ -847,6 +853,10 @@ def validate(components, settings):
         for path, message in _schema_errors(SETTINGS, settings, "", Draft202012Validator):
             problems.append(("genai_" + path.lstrip("."), message))
         problems.extend(_ingress_checks(settings.get("ingress")))
+        monitoring = settings.get("monitoring")
+        for key in ("prometheus_resources", "grafana_resources"):
+            if isinstance(monitoring, dict) and monitoring.get(key) is not None:
+                problems.extend(resource_problems("monitoring_" + key, monitoring[key], quantities=True))
     result = []
     for path, message in problems:
         line = f"{path}: {message}"

@@ -137,3 +137,19 @@ def test_variable_names_yaml_typed_are_refused(section, key, said):
         c["gateway"].setdefault(section, {})[key] = "x" if section == "env" else {"generate": 16}
     problems = problems_with(mutate)
     assert any(p.startswith("genai_components.gateway." + said) for p in problems), problems
+
+
+# B in the monitoring tier: its resources are the monitoring role's variables
+@pytest.mark.parametrize("key, resources, problem", [
+    ("prometheus_resources", {"requests": {"cpu": "500m"}, "limits": {"cpu": "200m"}},
+     "monitoring_prometheus_resources: requests.cpu 500m exceeds limits.cpu 200m"),
+    ("grafana_resources", {"requests": {"memory": "1ki"}},
+     "monitoring_grafana_resources.requests.memory: expected a Kubernetes quantity"),
+    ("grafana_resources", {"requests": {"memory": "1Gi"}, "limits": {"memory": "1024Mi"}}, None),
+])
+def test_monitoring_resources_are_checked_naming_the_role_variable(key, resources, problem):
+    problems = problems_with(lambda c, s: s.setdefault("monitoring", {}).__setitem__(key, resources))
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem), problems
