@@ -56,6 +56,8 @@ IMAGE_REPOSITORY = r"^(?:{0}/)?{1}(?:/{1})*$".format(_DOMAIN, _PATH_COMPONENT)
 IMAGE_REGISTRY = r"^{0}(?:/{1})*$".format(_DOMAIN, _PATH_COMPONENT)
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 IMAGE_DIGEST = r"^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}|blake3:[a-f0-9]{64})$"
+# a whole reference: repository, then :tag and/or @digest (the monitoring role's images)
+IMAGE_REFERENCE = "^{0}(?::{1})?(?:@{2})?$".format(IMAGE_REPOSITORY[1:-1], IMAGE_TAG[1:-1], IMAGE_DIGEST[1:-1])
 QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[KMGTPE]i|[numkMGTPE]|)$"
 INT_STRING = r"^[0-9]+$"
 PERCENT = r"^[0-9]+%$"
@@ -857,6 +859,11 @@ def validate(components, settings):
         for key in ("prometheus_resources", "grafana_resources"):
             if isinstance(monitoring, dict) and monitoring.get(key) is not None:
                 problems.extend(resource_problems("monitoring_" + key, monitoring[key], quantities=True))
+        for key in ("prometheus_image", "grafana_image"):
+            image = monitoring.get(key) if isinstance(monitoring, dict) else None
+            if image not in (None, "") and not (isinstance(image, str) and re.match(IMAGE_REFERENCE, image)):
+                problems.append(("monitoring_" + key, "not an image reference (registry/repository:tag or "
+                                                      "@sha256:digest, lowercase, no spaces), got {!r}".format(image)))
     result = []
     for path, message in problems:
         line = f"{path}: {message}"

@@ -153,3 +153,16 @@ def test_monitoring_resources_are_checked_naming_the_role_variable(key, resource
         assert problems == []
     else:
         assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+# E in the monitoring tier: its images are whole references in the monitoring role's variables
+@pytest.mark.parametrize("image, ok", [
+    ("docker.io/prom/prometheus:v2.54.1", True), ("localhost:5000/prom/prometheus:v2@sha256:" + "a" * 64, True),
+    ("localhost/genai-stack-test/my prometheus:1.0.0", False), ("docker.io/Prom/prometheus:v2", False),
+    ("prom/prometheus@sha256:abc", False),
+])
+def test_monitoring_images_follow_the_oci_grammar(image, ok):
+    problems = problems_with(lambda c, s: s.setdefault("monitoring", {}).__setitem__("prometheus_image", image))
+    assert (problems == []) == ok, problems
+    if not ok:
+        assert problems[0].startswith("monitoring_prometheus_image: not an image reference")
