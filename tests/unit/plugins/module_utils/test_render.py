@@ -693,12 +693,12 @@ def test_monitoring_is_off_unless_enabled():
 
 
 def test_monitoring_settings_reach_the_objects():
-    manifests = monitoring(prometheus_image="registry.example/prom:2.0.0@sha256:abc", retention="7d",
+    manifests = monitoring(prometheus_image="registry.example/prom:2.0.0@sha256:" + "a" * 64, retention="7d",
                            scrape_interval="15s", grafana_admin_user="root", image_pull_policy="Always",
                            grafana_resources={"requests": {"cpu": "1"}})
     prom = find(manifests, "Deployment", "prometheus")
     container = prom["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "registry.example/prom:2.0.0@sha256:abc"
+    assert container["image"] == "registry.example/prom:2.0.0@sha256:" + "a" * 64
     assert container["imagePullPolicy"] == "Always"
     assert "--storage.tsdb.retention.time=7d" in container["args"]
     assert prom["metadata"]["labels"]["app.kubernetes.io/version"] == "2.0.0"
