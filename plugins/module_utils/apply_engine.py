@@ -423,6 +423,19 @@ class Applier(object):
         return True
 
     def _immutable(self, item, answer):
+        before = len(self.refusals)
+        self._immutable_refusal(item, answer)
+        other = _other_system(item)
+        for refusal in self.refusals[before:] if other else []:
+            # the object is another system's: what changes is who owns it, not a setting
+            refusal["reason"] = "owned by another system"
+            refusal["message"] += " (the live object belongs to the system {0}, app.kubernetes.io/part-of)".format(other)
+            refusal["remedy"] = (
+                "{0} {1} is the system {2}'s: if genai_system was renamed, set it back to {2}; otherwise deploy to "
+                "another namespace (genai_namespace) or remove the system {2} first (playbooks/teardown.yml with its "
+                "genai_system)").format(item.kind, item.name, other)
+
+    def _immutable_refusal(self, item, answer):
         changes = objects.immutable_changes(item.kind, item.desired, item.live)
         message = _message(answer)
         field = changes[0] if changes else _cause_field(answer)
@@ -828,6 +841,18 @@ def _claim_of(claim, statefulsets, namespace):
             if claim and claim.startswith(prefix) and claim[len(prefix):].isdigit():
                 return True
     return False
+
+
+PART_OF = "app.kubernetes.io/part-of"
+
+
+def _other_system(item):
+    """The system (part-of label) of the live object when it is not the one of the definition."""
+    theirs = ((item.live or {}).get("metadata") or {}).get("labels") or {}
+    ours = (item.desired.get("metadata") or {}).get("labels") or {}
+    if theirs.get(PART_OF) and ours.get(PART_OF) and theirs[PART_OF] != ours[PART_OF]:
+        return theirs[PART_OF]
+    return None
 
 
 def _header(kind, namespace, name):

@@ -8,10 +8,12 @@ kinds of fault with other inputs, so that a fix covers the kind and not only the
 - Services: type ClusterIP -> NodePort -> ClusterIP applies in place, and a re-run is
   unchanged.
 
-Each test works in its own namespace t-variant-<case>-<random> and deletes it. Needs the
-test image localhost/genai-stack-test/app:1.0.0 in the cluster's containerd.
+Each test works in its own namespace t-variant-<case>-<random> and deletes it
+(GENAI_TEST_PREFIX replaces t-variant, for a cluster shared with another test run). Needs
+the test image localhost/genai-stack-test/app:1.0.0 in the cluster's containerd.
 """
 import json
+import os
 import threading
 import time
 import uuid
@@ -24,12 +26,13 @@ from test_apply import actions, apply, get, hpa, pods, ready_replicas, service, 
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 
 pytestmark = needs_cluster
+PREFIX = os.environ.get("GENAI_TEST_PREFIX") or "t-variant"
 
 
 @pytest.fixture()
 def namespace(request):
-    name = "t-variant-{0}-{1}".format(request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
-                                      uuid.uuid4().hex[:5])
+    name = "{0}-{1}-{2}".format(PREFIX, request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
+                                    uuid.uuid4().hex[:5]).replace("[", "-").replace("]", "")
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
@@ -37,7 +40,7 @@ def namespace(request):
 
 @pytest.fixture()
 def expandable_class():
-    name = "t-variant-grow-" + uuid.uuid4().hex[:5]
+    name = PREFIX + "-grow-" + uuid.uuid4().hex[:5]
     manifest = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
                 "provisioner": "kubernetes.io/host-path", "allowVolumeExpansion": True,
                 "volumeBindingMode": "Immediate", "reclaimPolicy": "Delete"}

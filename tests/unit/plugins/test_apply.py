@@ -554,3 +554,25 @@ def test_growth_refusal_names_the_inventory_variables():
     with pytest.raises(GenaiStackError) as err:
         run(server, definitions=[statefulset("2Gi")], check_mode=True)
     assert "genai_expand_volumes" in err.value.msg and "genai_recreate_statefulsets" in err.value.msg
+
+
+def test_selector_change_of_another_systems_object_names_the_rename():
+    # case K for stateless components: a renamed genai_system changes every selector
+    server = FakeServer()
+    server.add("/apis/apps/v1/namespaces/shop/deployments/web", dict(deployment(), metadata=dict(
+        deployment()["metadata"], labels=dict(LABELS, **{"app.kubernetes.io/part-of": "shop-v1"}))))
+    original = server.call
+
+    def call(method, path, query=None, body=None, content_type=None, timeout=None):
+        if method == "PATCH" and path.endswith("/deployments/web"):
+            return 422, {"kind": "Status", "reason": "Invalid", "message": "Deployment.apps 'web' is invalid: "
+                         "spec.selector: Invalid value: field is immutable",
+                         "details": {"causes": [{"field": "spec.selector"}]}}, []
+        return original(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
+
+    server.call = call
+    with pytest.raises(GenaiStackError) as err:
+        run(server, definitions=[deployment()], check_mode=True)
+    refusal = err.value.details["refusals"][0]
+    assert refusal["reason"] == "owned by another system" and "shop-v1" in refusal["message"]
+    assert "genai_system" in refusal["remedy"] and "set it back to shop-v1" in refusal["remedy"]
