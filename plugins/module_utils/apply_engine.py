@@ -462,6 +462,19 @@ class Applier(object):
                         item.component, item.name, ", ".join(changes), message),
                     objects.remedy(item.kind, field, item.name, item.namespace)))
                 return
+            elif growth:
+                # re-created with bigger templates, the existing claims would keep their size
+                # while the run reported success: only new replicas would get the new size
+                small = self._claims_to_grow(item, growth)
+                if small:
+                    self.refusals.append(_refusal(
+                        item, field, "volume growth not enabled",
+                        "{0}: StatefulSet {1}: re-creating it with larger volumeClaimTemplates leaves {2} at "
+                        "their size".format(item.component, item.name, ", ".join(
+                            "PVC {0} ({1}, wanted {2})".format(claim, current, new) for claim, current, new, _c in small)),
+                        "set expand_volumes (genai_expand_volumes in an inventory) as well, to grow each claim in "
+                        "place (its StorageClass must allow volume expansion)"))
+                    return
             if self.params.get("recreate_statefulsets"):
                 item.recreate = True
             # validate everything else: the same object with the live immutable fields
@@ -477,7 +490,14 @@ class Applier(object):
                 self.refusals.append(_refusal_from_answer(item, status, dry))
                 return
             item.dry = dry
-            item.action = "recreated" if item.recreate else "configured"
+            if item.recreate:
+                item.action = "recreated"
+            elif (not item.grow_pvcs and item.handover is None and objects.same_object(item.live, dry)
+                  and objects.manages(item.live, self.manager)):
+                # claims grown by an earlier run, template kept: nothing left to do
+                item.action = "unchanged"
+            else:
+                item.action = "configured"
             return
         self.refusals.append(_refusal(
             item, field, "immutable field" if changes or "immutable" in message or "Forbidden" in message else "invalid",
@@ -506,20 +526,27 @@ class Applier(object):
             "to a new, larger claim".format(shown)))
         return True
 
-    def _plan_volume_growth(self, item, growth):
-        claims = self._list(self.resources.path("v1", "PersistentVolumeClaim", item.namespace))
-        for claim in claims:
+    def _claims_to_grow(self, item, growth):
+        """[(claim name, current size, wanted size, claim)] of the StatefulSet's claims smaller than wanted."""
+        result = []
+        for claim in self._list(self.resources.path("v1", "PersistentVolumeClaim", item.namespace)):
             claim_name = claim["metadata"]["name"]
             for template, (_old, new) in growth.items():
                 prefix = "{0}-{1}-".format(template, item.name)
                 if not (claim_name.startswith(prefix) and claim_name[len(prefix):].isdigit()):
                     continue
                 current = objects.get_path(claim, "spec.resources.requests.storage")
-                if objects.is_subset(new, current):
-                    continue
-                if self._expansion_refused(item, claim_name, (claim.get("spec") or {}).get("storageClassName")):
-                    return False
-                item.grow_pvcs.append((claim_name, new, claim))
+                wanted, have = objects.quantity(new), objects.quantity(current)
+                if objects.is_subset(new, current) or (wanted is not None and have is not None and wanted <= have):
+                    continue  # as large already (a claim never shrinks)
+                result.append((claim_name, current, new, claim))
+        return result
+
+    def _plan_volume_growth(self, item, growth):
+        for claim_name, _current, new, claim in self._claims_to_grow(item, growth):
+            if self._expansion_refused(item, claim_name, (claim.get("spec") or {}).get("storageClassName")):
+                return False
+            item.grow_pvcs.append((claim_name, new, claim))
         return True
 
     def _pvc_growth(self, item):

@@ -576,3 +576,32 @@ def test_selector_change_of_another_systems_object_names_the_rename():
     refusal = err.value.details["refusals"][0]
     assert refusal["reason"] == "owned by another system" and "shop-v1" in refusal["message"]
     assert "genai_system" in refusal["remedy"] and "set it back to shop-v1" in refusal["remedy"]
+
+
+def test_recreating_with_larger_templates_without_expand_volumes_is_refused():
+    # case J, recreate_statefulsets alone: the claims would keep 1Gi while the run said OK
+    server = FakeServer()
+    _growable(server)
+    server.requests = []
+    for check_mode in (True, False):
+        with pytest.raises(GenaiStackError) as err:
+            run(server, definitions=[statefulset("2Gi")], recreate_statefulsets=True, check_mode=check_mode)
+        refusal = err.value.details["refusals"][0]
+        assert refusal["reason"] == "volume growth not enabled" and "PVC data-redis-0 (1Gi, wanted 2Gi)" in refusal["message"]
+        assert "genai_expand_volumes" in refusal["remedy"]
+    assert server.writes() == []
+
+
+def test_claims_grown_earlier_leave_nothing_to_do_and_never_shrink():
+    # case J, expand_volumes alone: the template keeps 1Gi, the claims are 2Gi; re-runs change nothing
+    server = FakeServer()
+    claim = _growable(server)
+    run(server, definitions=[statefulset("2Gi")], expand_volumes=True)
+    assert server.objects[claim]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    server.requests = []
+    for check_mode in (True, False):
+        again = run(server, definitions=[statefulset("2Gi")], expand_volumes=True, check_mode=check_mode)
+        assert actions(again) == {("StatefulSet", "redis"): "unchanged"} and again["changed"] is False
+    server.objects[claim]["spec"]["resources"]["requests"]["storage"] = "5Gi"  # grown by hand
+    assert run(server, definitions=[statefulset("2Gi")], expand_volumes=True)["changed"] is False
+    assert server.writes() == []
