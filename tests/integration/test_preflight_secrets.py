@@ -11,6 +11,7 @@ GENAI_TEST_NAMESPACE_PREFIX):
   then an immutable Secret whose value changes, and a Secret whose ``type`` differs from the
   rendered one, stop the run in the preflight: the ConfigMap changed in the same run and the
   Secret keep their values, nothing else is created, no value is printed;
+- quota: a ResourceQuota on secrets that a new Secret would exceed stops the run the same way;
 - grafana: a grafana-secrets as the monitoring role created it before keeps its password
   through the foundation and monitoring tiers, render.yml with genai_render_secrets writes that
   value (and prints none), and teardown without purge keeps the Secret.
@@ -158,6 +159,31 @@ def test_live_system_secret_refusals_change_nothing():
         assert get(namespace, "secret", "api-secrets")["type"] == "example.com/other"
         assert get(namespace, "deployment", "api") is None, "the backend tier was applied"
         assert_no_value(out, first)
+    finally:
+        purge(namespace)
+
+
+def test_live_system_quota_on_secrets_stops_the_run():
+    namespace = PREFIX + "sec-quota"
+    value, extra_value = "quota-api-key-Jm27Rc5v", "quota-extra-Ty63Wb9k"
+    variables = system_vars(namespace, {"api": api(secrets={"API_KEY": {"value": value}})})
+    more = dict(variables, foundation_extra_secrets=[{
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "api-extra", "labels": {"app.kubernetes.io/name": "api"}},
+        "data": {"EXTRA": b64(extra_value)}}])
+    purge(namespace)
+    try:
+        rc, out = playbook(variables, os.path.join("playbooks", "foundation.yml"))
+        assert rc == 0, out[-6000:]
+        run_kubectl("apply", "-f", "-", input_text=json.dumps({
+            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "secrets", "namespace": namespace},
+            "spec": {"hard": {"secrets": "1"}}}))
+        rc, out = playbook(more, "site.yml")
+        assert rc != 0, out[-6000:]
+        assert REFUSED in out and "api: Secret api-extra: HTTP 403" in out and "exceeded quota" in out, out[-6000:]
+        assert get(namespace, "secret", "api-extra") is None
+        assert get(namespace, "deployment", "api") is None, "the backend tier was applied"
+        assert_no_value(out, value, extra_value)
     finally:
         purge(namespace)
 
