@@ -808,8 +808,9 @@ def render_ingress(system):
 # monitoring: Prometheus scraping the annotated pods of the namespace, Grafana reading it
 
 
-# What an absent settings.monitoring means; the monitoring role's defaults
-# (roles/monitoring/defaults/main.yml, monitoring_<key>) are the same values.
+# What an absent or null settings.monitoring.<key> means: the one source of these defaults.
+# The monitoring role's monitoring_<key> are null by default (roles/monitoring/defaults/main.yml
+# names these values) and reach settings.monitoring through roles/common/vars/main.yml.
 MONITORING_DEFAULTS = {
     "prometheus_image": "docker.io/prom/prometheus:v2.54.1",
     "prometheus_resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
