@@ -7,6 +7,8 @@ kinds of fault with other inputs, so that a fix covers the kind and not only the
 - L: adding an HPA to a running StatefulSet keeps its replicas and its pods.
 - Services: type ClusterIP -> NodePort -> ClusterIP applies in place, and a re-run is
   unchanged.
+- I for a whole tier: monitoring switched off (genai_monitoring_enabled: false) through
+  site.yml removes Prometheus and Grafana, keeps their Secret, and the re-run is unchanged.
 
 Each test works in its own namespace t-variant-<case>-<random> and deletes it
 (GENAI_TEST_PREFIX replaces t-variant, for a cluster shared with another test run). Needs
@@ -14,12 +16,14 @@ the test image localhost/genai-stack-test/app:1.0.0 in the cluster's containerd.
 """
 import json
 import os
+import subprocess
 import threading
 import time
 import uuid
 
 import pytest
-from clusterlib import kubectl, needs_cluster, wait_until
+import yaml
+from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, kubectl, needs_cluster, wait_until
 from test_apply import actions, apply, get, hpa, pods, ready_replicas, service, statefulset
 
 # ansible_collections.genai.stack from the clone (clusterlib put collections/ on sys.path)
@@ -137,3 +141,43 @@ def test_service_type_changes_apply_in_place_and_converge(namespace):
         assert live["spec"]["clusterIP"] == address, "the Service was re-created"
         assert apply(namespace, [definition])["changed"] is False
     assert "nodePort" not in get("service", "api", namespace)["spec"]["ports"][0]
+
+
+def converge(variables, tmp_path):
+    vars_file = tmp_path / "vars-{0}.yml".format(uuid.uuid4().hex[:6])
+    vars_file.write_text(yaml.safe_dump(variables))
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "site.yml", "-i", "inventories/local", "-e", "@" + str(vars_file)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    return sum(int(r[2]) for r in RECAP.findall(proc.stdout))
+
+
+def test_i_monitoring_switched_off_is_removed_by_the_next_run(tmp_path):
+    namespace = PREFIX + "-monitoring-off"
+    small = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+    api = {"tier": "backend", "image": {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"},
+           "ports": [{"name": "http", "port": 8000}], "health_path": "/healthz", "resources": small, "metrics": True,
+           "security_context": {"run_as_non_root": True, "run_as_user": 1000, "run_as_group": 1000, "fs_group": 1000}}
+    variables = {
+        "genai_system": PREFIX.replace("-", "") + "mon", "genai_namespace": namespace, "genai_components": {"api": api},
+        "genai_component_overrides": {}, "genai_image_overrides": {}, "genai_ingress_overrides": {"enabled": False},
+        "ingress_tls_generate": False, "genai_wait_timeout": 180, "verify_wait_timeout": 60,
+        "genai_monitoring_enabled": True,
+        "monitoring_prometheus_image": "localhost/genai-stack-test/prometheus:1.0.0",
+        "monitoring_grafana_image": "localhost/genai-stack-test/grafana:1.0.0",
+        "monitoring_prometheus_resources": small, "monitoring_grafana_resources": small,
+    }
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=180s", check=False)
+    try:
+        converge(variables, tmp_path)
+        assert get("deployment", "prometheus", namespace) and get("deployment", "grafana", namespace)
+        variables["genai_monitoring_enabled"] = False
+        converge(variables, tmp_path)
+        for kind, name in (("deployment", "prometheus"), ("deployment", "grafana"), ("service", "prometheus"),
+                           ("configmap", "prometheus-config"), ("networkpolicy", "monitoring"), ("role", "prometheus")):
+            assert get(kind, name, namespace) is None, "{0} {1} was left behind".format(kind, name)
+        assert get("secret", "grafana-secrets", namespace), "the generated Secret was pruned without purge"
+        assert get("deployment", "api", namespace)
+        assert converge(variables, tmp_path) == 0, "the re-run changed something"
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
