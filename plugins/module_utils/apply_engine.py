@@ -75,7 +75,8 @@ def argument_spec():
         field_manager={"type": "str", "default": "genai-stack"},
         force_conflicts={"type": "bool", "default": True},
         dry_run={"type": "bool", "default": False},
-        prune={"type": "dict", "options": {"labels": {"type": "dict", "required": True}}},
+        prune={"type": "dict", "options": {"labels": {"type": "dict", "required": True},
+                                           "keep": {"type": "list", "elements": "str", "default": []}}},
         purge={"type": "bool", "default": False},
         recreate_statefulsets={"type": "bool", "default": False},
         expand_volumes={"type": "bool", "default": False},
@@ -696,6 +697,10 @@ class Applier(object):
         if not namespaces:
             raise GenaiStackError("prune needs the namespace option or namespaced definitions")
         keep = {(i.kind, i.namespace, i.name) for i in items}
+        # objects another step of the run applies (a component moved to another tier): never
+        # deleted here, or they would be re-created (new pods, a new Service address)
+        elsewhere = {tuple(entry.split("/", 1)) for entry in (self.params.get("prune") or {}).get("keep") or []
+                     if "/" in entry}
         statefulsets = [i for i in items if i.kind == "StatefulSet"]
         purge = self.params.get("purge")
         plan = []
@@ -714,6 +719,8 @@ class Applier(object):
                 for obj in self._list(path, selector):
                     metadata = obj.get("metadata") or {}
                     if (kind, namespace, metadata.get("name")) in keep or objects.controlled(obj):
+                        continue
+                    if (kind, metadata.get("name")) in elsewhere:
                         continue
                     if metadata.get("deletionTimestamp"):
                         continue

@@ -87,6 +87,14 @@ options:
             C(app.kubernetes.io/component).
         type: dict
         required: true
+      keep:
+        description:
+          - Objects another step of the same run applies, as C(Kind/name) (a component moved to
+            another tier); they are never pruned here, so they are updated in place rather than
+            deleted and re-created.
+        type: list
+        elements: str
+        default: []
   purge:
     description:
       - Prune Secrets and PersistentVolumeClaims too (their data is lost).

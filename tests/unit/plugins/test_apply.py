@@ -605,3 +605,13 @@ def test_claims_grown_earlier_leave_nothing_to_do_and_never_shrink():
     server.objects[claim]["spec"]["resources"]["requests"]["storage"] = "5Gi"  # grown by hand
     assert run(server, definitions=[statefulset("2Gi")], expand_volumes=True)["changed"] is False
     assert server.writes() == []
+
+
+def test_prune_keeps_what_another_tier_of_the_run_applies():
+    # case I, a component moved to another tier: its objects are updated there, never deleted and re-created
+    server = FakeServer()
+    prune = {"labels": {"app.kubernetes.io/part-of": "shop", "app.kubernetes.io/component": "frontend"}}
+    run(server, definitions=[configmap("web"), deployment("web"), deployment("search")], prune=prune)
+    result = run(server, definitions=[configmap("web")], prune=dict(prune, keep=["Deployment/search"]))
+    assert actions(result) == {("ConfigMap", "web"): "unchanged", ("Deployment", "web"): "pruned"}
+    assert "/apis/apps/v1/namespaces/shop/deployments/search" in server.objects
