@@ -11,34 +11,54 @@ playbooks/resilience.yml runs against a small system (tests/integration/ingress_
   by the previous version only (no container of the failed ReplicaSet ever started).
 The gateway drains on SIGTERM (STANDIN_DRAIN_SECONDS), the graceful shutdown every server
 behind a rolling update needs.
+
+A second system proves the collection's own answer for applications that stop at once on
+SIGTERM: the gateway with its drain switched off and a preStop sleep (the component's
+lifecycle.pre_stop) upgrades through the Ingress with no failed request, and one of its pods
+takes the sleep's seconds to terminate (the kubelet's sleep action ran).
+
+GENAI_TEST_NAMESPACE_PREFIX (default t-) prefixes the namespaces and Ingress hosts, so that a
+second run can share the cluster with a CI run.
 """
 import json
 import os
 import subprocess
+import time
 
 import pytest
-from clusterlib import kget, needs_cluster
+from clusterlib import kget, kubectl, needs_cluster
 from ingress_env import OUTPUT, addons_present, delete_namespace, log, playbook, small_system, write_inventory
 
 pytestmark = needs_cluster
 
-NS = "t-ing-res"
+PREFIX = os.environ.get("GENAI_TEST_NAMESPACE_PREFIX", "t-")
+NS = PREFIX + "ing-res"
+NS_PRE_STOP = PREFIX + "ing-prestop"
+PRE_STOP_SECONDS = 5
 CONTAINERD = os.environ.get("CONTAINERD_ADDRESS", "/run/genai-stack/containerd/containerd.sock")
 UPGRADE_TAG = "1.0.1-upgrade"
 
 
-@pytest.fixture(scope="module")
-def resilient_system():
+def upgrade_image():
+    """The upgrade's image: the stand-in under a second tag (a new pod template, a real rollout)."""
     reason = addons_present()
     assert reason is None, reason
-    # the upgrade's image: the stand-in under a second tag (a new pod template, a real rollout)
     proc = subprocess.run(["ctr", "--address", CONTAINERD, "-n", "k8s.io", "images", "tag", "--force",
                            "localhost/genai-stack-test/app:1.0.0", "localhost/genai-stack-test/app:" + UPGRADE_TAG],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, "ctr images tag failed: " + proc.stderr
-    inventory = write_inventory(NS, small_system(NS, "t-ing-res.local", {
-        "mode": "cert_manager", "secret_name": "t-ing-res-tls", "issuer": "genai-test-ca", "issuer_kind": "ClusterIssuer"},
-        gateway_env={"STANDIN_DRAIN_SECONDS": "5"}))
+
+
+def cert_manager_tls(namespace):
+    return {"mode": "cert_manager", "secret_name": namespace + "-tls", "issuer": "genai-test-ca",
+            "issuer_kind": "ClusterIssuer"}
+
+
+@pytest.fixture(scope="module")
+def resilient_system():
+    upgrade_image()
+    inventory = write_inventory(NS, small_system(NS, NS + ".local", cert_manager_tls(NS),
+                                                 gateway_env={"STANDIN_DRAIN_SECONDS": "5"}))
     try:
         playbook(inventory, "site.yml")
         yield inventory
@@ -47,7 +67,7 @@ def resilient_system():
 
 
 def test_self_healing_and_zero_downtime_upgrades(resilient_system):
-    report_file = os.path.join(OUTPUT, "resilience-report.json")
+    report_file = os.path.join(OUTPUT, NS + "-report.json")
     if os.path.exists(report_file):
         os.unlink(report_file)
     extra = {"verify_upgrade_image": {"tag": UPGRADE_TAG}, "verify_failed_upgrade_image": {"tag": "0.0.0-absent"},
@@ -98,3 +118,49 @@ def test_self_healing_and_zero_downtime_upgrades(resilient_system):
     assert image.endswith(":" + UPGRADE_TAG), image
     revision = int(deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
     assert revision == checks["revision_after"], (revision, checks)
+
+
+@pytest.fixture(scope="module")
+def pre_stop_system():
+    """The gateway stops at once on SIGTERM (no drain); its preStop sleep is all that protects it."""
+    upgrade_image()
+    variables = small_system(NS_PRE_STOP, NS_PRE_STOP + ".local", cert_manager_tls(NS_PRE_STOP),
+                             gateway_env={"STANDIN_DRAIN_SECONDS": "0"})
+    variables["genai_components"]["gateway"]["lifecycle"] = {"pre_stop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
+    inventory = write_inventory(NS_PRE_STOP, variables)
+    try:
+        playbook(inventory, "site.yml")
+        yield inventory
+    finally:
+        delete_namespace(NS_PRE_STOP)
+
+
+def test_a_pre_stop_sleep_makes_upgrades_zero_downtime_without_a_draining_application(pre_stop_system):
+    deployment = kget(NS_PRE_STOP, "deployment", "gateway")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}, container
+    report_file = os.path.join(OUTPUT, NS_PRE_STOP + "-report.json")
+    if os.path.exists(report_file):
+        os.unlink(report_file)
+    extra = {"verify_upgrade_image": {"tag": UPGRADE_TAG}, "resilience_self_healing": False,
+             "resilience_report_file": report_file}
+    rc, out, _recap = playbook(pre_stop_system, os.path.join("playbooks", "resilience.yml"),
+                               "-e", json.dumps(extra), expect_ok=False)
+    assert os.path.exists(report_file), out[-8000:]
+    with open(report_file, encoding="utf-8") as fh:
+        report = json.load(fh)
+    (upgrade,) = report["zero_downtime"]
+    log("MEASURE zero-downtime with preStop sleep {0} s and no drain: {1} requests in {2} s, {3} failed {4}; "
+        "served by {5}".format(PRE_STOP_SECONDS, upgrade["sent"], upgrade["seconds"], upgrade["failed"],
+                               upgrade["reasons"], upgrade["served_by"]))
+    assert rc == 0, out[-8000:]
+    assert upgrade["verified"] and int(upgrade["failed"]) == 0 and not upgrade["tier_failed"], upgrade
+    assert int(upgrade["sent"]) >= 50, upgrade
+    # the kubelet ran the sleep: a pod that exits at once on SIGTERM takes the sleep's time to go
+    pods = kget(NS_PRE_STOP, "pods", "-l", "app.kubernetes.io/name=gateway")["items"]
+    assert pods, "no gateway pod"
+    started = time.monotonic()
+    kubectl("delete", "pod", "-n", NS_PRE_STOP, pods[0]["metadata"]["name"], "--wait=true", "--timeout=60s")
+    seconds = time.monotonic() - started
+    log("MEASURE a gateway pod with preStop sleep {0} s terminated in {1:.1f} s".format(PRE_STOP_SECONDS, seconds))
+    assert PRE_STOP_SECONDS <= seconds < 30, seconds
