@@ -181,3 +181,41 @@ def test_i_monitoring_switched_off_is_removed_by_the_next_run(tmp_path):
         assert converge(variables, tmp_path) == 0, "the re-run changed something"
     finally:
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def small_system(name, namespace, components, **extra):
+    variables = {
+        "genai_system": name, "genai_namespace": namespace, "genai_components": components,
+        "genai_component_overrides": {}, "genai_image_overrides": {}, "genai_ingress_overrides": {"enabled": False},
+        "ingress_tls_generate": False, "genai_wait_timeout": 150, "verify_wait_timeout": 60,
+        "genai_monitoring_enabled": False,
+    }
+    variables.update(extra)
+    return variables
+
+
+def app(**extra):
+    record = {"tier": "backend", "image": {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"},
+              "ports": [{"name": "http", "port": 8000}], "health_path": "/healthz",
+              "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+              "security_context": {"run_as_non_root": True, "run_as_user": 1000, "run_as_group": 1000, "fs_group": 1000}}
+    record.update(extra)
+    return record
+
+
+def test_i_a_component_moved_to_another_tier_is_updated_not_recreated(tmp_path):
+    namespace = PREFIX + "-tier-move"
+    system = PREFIX.replace("-", "") + "move"
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=180s", check=False)
+    try:
+        converge(small_system(system, namespace, {"api": app(replicas=2)}), tmp_path)
+        uids = {kind: get(kind, "api", namespace)["metadata"]["uid"] for kind in ("deployment", "service")}
+        moved = small_system(system, namespace, {"api": app(replicas=2, tier="frontend")})
+        converge(moved, tmp_path)
+        for kind, uid in uids.items():
+            live = get(kind, "api", namespace)
+            assert live["metadata"]["uid"] == uid, "{0} api was deleted and re-created".format(kind)
+            assert live["metadata"]["labels"]["app.kubernetes.io/component"] == "frontend"
+        assert converge(moved, tmp_path) == 0, "the re-run changed something"
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
