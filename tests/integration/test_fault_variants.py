@@ -4,7 +4,8 @@ kinds of fault with other inputs, so that a fix covers the kind and not only the
 - J: check mode (and the preflight, which is the same dry run) reports the growth of a
   StatefulSet's volumes claim by claim, exactly as the real run then does it; without the
   options it is a refusal naming the inventory variables.
-- L: adding an HPA to a running StatefulSet keeps its replicas and its pods.
+- L: adding an HPA to a running StatefulSet keeps its replicas and its pods; removing it
+  again prunes the HPA and the StatefulSet takes its replicas back.
 - Services: type ClusterIP -> NodePort -> ClusterIP applies in place, and a re-run is
   unchanged.
 - I for a whole tier: monitoring switched off (genai_monitoring_enabled: false) through
@@ -123,7 +124,15 @@ def test_l_adding_an_hpa_to_a_statefulset_keeps_its_replicas_and_pods(namespace)
     assert actions(result) == {("StatefulSet", "cache"): "configured", ("HorizontalPodAutoscaler", "cache"): "created"}
     assert seen and min(seen) == 2, seen
     assert sorted(p["metadata"]["uid"] for p in pods(namespace, "cache")) == before
-    assert apply(namespace, [autoscaled, statefulset_hpa("cache", 2, 3)])["changed"] is False
+    prune = {"labels": {"app.kubernetes.io/part-of": "tapply", "app.kubernetes.io/component": "backend"}}
+    assert apply(namespace, [autoscaled, statefulset_hpa("cache", 2, 3)], prune=prune)["changed"] is False
+    # and autoscaling switched off again: the HPA goes first, then replicas: 1 is the StatefulSet's
+    sts["spec"]["replicas"] = 1
+    result = apply(namespace, [sts], prune=prune)
+    assert actions(result) == {("StatefulSet", "cache"): "configured", ("HorizontalPodAutoscaler", "cache"): "pruned"}
+    wait_until("cache scaled to 1", lambda: ready_replicas("statefulset", "cache", namespace, 1) and len(
+        pods(namespace, "cache")) == 1, timeout=120)
+    assert apply(namespace, [sts], prune=prune)["changed"] is False
 
 
 def test_service_type_changes_apply_in_place_and_converge(namespace):
