@@ -301,6 +301,51 @@ class Applier(object):
             item.live = self._get(self._path(item)) if not self._namespace_absent(item) else None
         for item in items:
             self._dry_run_item(item, items)
+        self._check_references(items)
+
+    def _exists(self, kind, namespace, name, items):
+        """Whether an object is among the definitions or in the cluster (asked once per run)."""
+        if any(i.kind == kind and i.namespace == namespace and i.name == name for i in items):
+            return True
+        if not hasattr(self, "_existing"):
+            self._existing = {}
+        key = (kind, namespace, name)
+        if key not in self._existing:
+            self._existing[key] = (not self._namespace_absent_name(namespace) and self._get(
+                self.resources.path("v1", kind, namespace, name)) is not None)
+        return self._existing[key]
+
+    def _check_references(self, items):
+        """ConfigMaps a pod template needs (not optional) that neither the definitions nor the
+        namespace hold are refused: the pods would wait in ContainerCreating (FailedMount) or
+        CreateContainerConfigError. imagePullSecrets that do not exist are noted: the kubelet
+        pulls without them, which only a private registry refuses.
+
+        Left out in check mode without dry_run (a tier's task in a check-mode run): the earlier
+        tiers were not applied, and the preflight (dry_run) has judged every tier together."""
+        if self.dry_run and not self.params.get("dry_run"):
+            return
+        for item in items:
+            template = pod_security.pod_template(item.desired)
+            if template is None or not item.namespace:
+                continue
+            spec = template[1]
+            for name, where in objects.config_map_references(spec):
+                if not self._exists("ConfigMap", item.namespace, name, items):
+                    self.refusals.append(_refusal(
+                        item, where, "missing ConfigMap",
+                        "{0}: {1} {2} needs ConfigMap {3}, which is neither among the definitions nor in namespace "
+                        "{4}: its pods would never start".format(item.component, item.kind, item.name, name,
+                                                                 item.namespace),
+                        "create ConfigMap {0} first (an extra manifest of the tier), correct the name in the "
+                        "component's pod_spec or container, or mark the reference optional".format(name)))
+            for entry in spec.get("imagePullSecrets") or []:
+                name = (entry or {}).get("name")
+                if name and not self._exists("Secret", item.namespace, name, items):
+                    note = ("{0}: imagePullSecret {1} does not exist in namespace {2}: images are pulled without it "
+                            "(genai_image_pull_secrets)".format(item.component, name, item.namespace))
+                    if note not in self.notes:
+                        self.notes.append(note)
 
     def _namespace_absent(self, item):
         if not item.namespace:

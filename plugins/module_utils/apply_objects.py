@@ -91,6 +91,31 @@ def quantity(text):
         return None
 
 
+def config_map_references(pod_spec):
+    """[(ConfigMap name, field)] a pod spec needs to start: volumes (projected too), envFrom and
+    env valueFrom of every container, references marked optional left out."""
+    found = []
+    for index, volume in enumerate((pod_spec or {}).get("volumes") or []):
+        ref = (volume or {}).get("configMap")
+        if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+            found.append((ref["name"], "spec.volumes[{0}].configMap".format(index)))
+        for source in ((volume or {}).get("projected") or {}).get("sources") or []:
+            ref = (source or {}).get("configMap")
+            if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                found.append((ref["name"], "spec.volumes[{0}].projected".format(index)))
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate((pod_spec or {}).get(group) or []):
+            for entry in (container or {}).get("envFrom") or []:
+                ref = (entry or {}).get("configMapRef")
+                if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                    found.append((ref["name"], "spec.{0}[{1}].envFrom".format(group, index)))
+            for entry in (container or {}).get("env") or []:
+                ref = ((entry or {}).get("valueFrom") or {}).get("configMapKeyRef")
+                if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
+                    found.append((ref["name"], "spec.{0}[{1}].env".format(group, index)))
+    return found
+
+
 def get_path(obj, dotted):
     """The value at a dotted path ('spec.selector'), or None."""
     value = obj

@@ -615,3 +615,40 @@ def test_prune_keeps_what_another_tier_of_the_run_applies():
     result = run(server, definitions=[configmap("web")], prune=dict(prune, keep=["Deployment/search"]))
     assert actions(result) == {("ConfigMap", "web"): "unchanged", ("Deployment", "web"): "pruned"}
     assert "/apis/apps/v1/namespaces/shop/deployments/search" in server.objects
+
+
+def _with_volume(config_map, optional=False):
+    web = deployment()
+    web["spec"]["template"]["spec"]["volumes"] = [{"name": "extra", "configMap": {"name": config_map, "optional": optional}}]
+    return web
+
+
+def test_a_configmap_no_definition_and_no_object_holds_is_refused_before_anything_is_applied():
+    # the FailedMount that health names after its grace period, found before the first apply
+    server = FakeServer()
+    with pytest.raises(GenaiStackError) as err:
+        run(server, definitions=[_with_volume("nowhere")], dry_run=True)
+    refusal = err.value.details["refusals"][0]
+    assert refusal["reason"] == "missing ConfigMap" and "needs ConfigMap nowhere" in refusal["message"]
+    assert refusal["field"] == "spec.volumes[0].configMap"
+    with pytest.raises(GenaiStackError):
+        run(server, definitions=[_with_volume("nowhere")])
+    assert server.writes() == []
+    # defined in the same run, present in the namespace, or optional: fine
+    assert run(server, definitions=[configmap("nowhere"), _with_volume("nowhere")], dry_run=True)["refusals"] == []
+    assert run(server, definitions=[_with_volume("nowhere", optional=True)], dry_run=True)["refusals"] == []
+    run(server, definitions=[configmap("nowhere")])
+    assert run(server, definitions=[_with_volume("nowhere")])["refusals"] == []
+
+
+def test_a_tier_in_check_mode_leaves_references_to_the_preflight():
+    # earlier tiers were not applied in a check-mode run: their ConfigMaps are not there yet
+    result = run(FakeServer(), definitions=[_with_volume("web-config")], check_mode=True)
+    assert result["refusals"] == [] and actions(result) == {("Deployment", "web"): "created"}
+
+
+def test_a_missing_image_pull_secret_is_noted():
+    web = deployment()
+    web["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+    result = run(FakeServer(), definitions=[web], dry_run=True)
+    assert any("imagePullSecret regcred does not exist" in note for note in result["notes"])
