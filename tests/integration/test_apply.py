@@ -30,6 +30,8 @@ pytestmark = needs_cluster
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 MISSING_IMAGE = "localhost/genai-stack-test/app:0.0.0-does-not-exist"
 SYSTEM = "tapply"
+# namespaces t-apply-<case>-<random>; GENAI_TEST_PREFIX replaces t-apply on a shared cluster
+PREFIX = os.environ.get("GENAI_TEST_PREFIX") or "t-apply"
 
 
 def get(kind, name, namespace):
@@ -39,7 +41,7 @@ def get(kind, name, namespace):
 
 @pytest.fixture()
 def namespace(request):
-    name = "t-apply-{0}-{1}".format(request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
+    name = "{0}-{1}-{2}".format(PREFIX, request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
                                     uuid.uuid4().hex[:5])
     kubectl("create", "namespace", name)
     yield name
@@ -253,7 +255,7 @@ def test_immutable_volume_claim_template_is_refused_with_nothing_applied(namespa
 
 @pytest.fixture()
 def expandable_class():
-    name = "t-apply-grow-" + uuid.uuid4().hex[:5]
+    name = PREFIX + "-grow-" + uuid.uuid4().hex[:5]
     manifest = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
                 "provisioner": "kubernetes.io/host-path", "allowVolumeExpansion": True,
                 "volumeBindingMode": "Immediate", "reclaimPolicy": "Delete"}
@@ -271,7 +273,7 @@ def test_recreate_statefulset_keeps_its_pod_and_grows_its_claim(namespace, expan
     uid = pods(namespace, "redis")[0]["metadata"]["uid"]
     result = apply(namespace, [statefulset("redis", size="2Gi", storage_class=expandable_class)],
                    expand_volumes=True, recreate_statefulsets=True)
-    assert actions(result) == {("StatefulSet", "redis"): "recreated"}
+    assert actions(result) == {("StatefulSet", "redis"): "recreated", ("PersistentVolumeClaim", "data-redis-0"): "expanded"}
     claim = get("pvc", "data-redis-0", namespace)
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
     sts = get("statefulset", "redis", namespace)
