@@ -80,13 +80,42 @@ CASES = {
             ports: [6379]
         """, ["genai_components.a-statefulset-whose-name-is-longer-than-fifty-two-chars: a StatefulSet name "
               "must be at most 52 characters"]),
+    # variants of the same kinds (tests/unit/plugins/module_utils/test_schema_variants.py has more)
+    "b-quantity-suffix-and-monitoring": ("""
+        genai_component_overrides:
+          redis:
+            resources: {requests: {memory: 64mi}}
+        monitoring_grafana_resources: {requests: {cpu: "1"}, limits: {cpu: 500m}}
+        """, ["genai_components.redis.resources.requests.memory: expected a Kubernetes quantity",
+              "monitoring_grafana_resources: requests.cpu 1 exceeds limits.cpu 500m"]),
+    "c-host-ip-and-trailing-slash": ("""
+        genai_ingress_overrides:
+          mode: single_domain
+          domain: 10.0.0.1
+          paths:
+            - {path: /api, component: gateway}
+            - {path: /api/, component: frontend}
+        """, ["genai_ingress.domain: must be a DNS name",
+              "genai_ingress.paths[1]: 10.0.0.1 /api/ (Prefix) is the same route as /api"]),
+    "e-digest-length": ("""
+        genai_image_overrides:
+          redis: {repository: localhost/genai-stack-test/redis, digest: "sha256:0123456789abcdef"}
+        """, ["genai_image_overrides.redis.digest: expected sha256: and 64 lowercase hex digits"]),
+    "h-yaml-date-and-name": ("""
+        genai_component_overrides:
+          gateway:
+            env:
+              RELEASE_DATE: 2024-01-01
+              NO: x
+        """, ["genai_components.gateway.env.RELEASE_DATE: YAML read an unquoted date or timestamp as the date 2024-01-01",
+              "genai_components.gateway.env.False: YAML read an unquoted name"]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_malformed_inventory_stops_at_validate(case, tmp_path):
     group_vars, expected = CASES[case]
-    namespace = ("t-schema-" + case)[:63]
+    namespace = ((os.environ.get("GENAI_TEST_PREFIX") or "t-schema") + "-" + case)[:63]
     overlay = tmp_path / "overlay"
     (overlay / "group_vars" / "genai_stack").mkdir(parents=True)
     (overlay / "hosts.yml").write_text("genai_stack: {}\n")
