@@ -77,7 +77,8 @@ def deployment(name, image=APP_IMAGE, **pod):
 
 @pytest.fixture
 def namespace(request):
-    name = "t-health-{0}-{1}".format(request.node.name.split("_")[1][:8].lower(), uuid.uuid4().hex[:6])
+    name = "{0}-{1}-{2}".format(os.environ.get("GENAI_TEST_PREFIX") or "t-health", request.node.name.split("_")[1][:8].lower(),
+                                uuid.uuid4().hex[:6])
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
