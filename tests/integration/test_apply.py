@@ -41,8 +41,8 @@ def get(kind, name, namespace):
 
 @pytest.fixture()
 def namespace(request):
-    name = "{0}-{1}-{2}".format(PREFIX, request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
-                                    uuid.uuid4().hex[:5])
+    case = request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-")
+    name = "{0}-{1}-{2}".format(PREFIX, case, uuid.uuid4().hex[:5])
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -36,8 +36,8 @@ PREFIX = os.environ.get("GENAI_TEST_PREFIX") or "t-variant"
 
 @pytest.fixture()
 def namespace(request):
-    name = "{0}-{1}-{2}".format(PREFIX, request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-"),
-                                    uuid.uuid4().hex[:5]).replace("[", "-").replace("]", "")
+    case = request.node.name.replace("test_", "").replace("_", "-")[:20].strip("-")
+    name = "{0}-{1}-{2}".format(PREFIX, case, uuid.uuid4().hex[:5]).replace("[", "-").replace("]", "")
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
