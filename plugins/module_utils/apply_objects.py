@@ -66,6 +66,11 @@ REMEDIES = {
     ("PersistentVolumeClaim", "spec.resources.requests.storage"): (
         "set expand_volumes (genai_expand_volumes in an inventory) to grow the claim in place (its StorageClass "
         "must allow volume expansion); a claim never shrinks"),
+    ("Secret", None): (
+        "a Secret's type, and the data of an immutable Secret, cannot change: keep them as they are; to replace "
+        "the Secret, first save its values (`kubectl get secret {name} -n {namespace} -o yaml`): a generated "
+        "password that a database already holds is lost with the Secret; then delete it and converge again "
+        "with the saved values given as `{{value: ...}}` in the inventory"),
     ("PersistentVolumeClaim", None): (
         "a bound claim keeps its class, access modes and volume: create a claim under a new name and move the "
         "data, or delete this one (its data may be lost)"),

@@ -426,6 +426,16 @@ def test_refusal_message_names_component_field_and_remedy():
     assert "redis" in text and "spec.selector" in text and "Remedy: set recreate_statefulsets" in text
 
 
+@pytest.mark.parametrize("field", ["type", "data"])
+def test_secret_remedy_keeps_the_values_before_any_delete(field):
+    # deleting a Secret whose generated password a database holds loses that password: the
+    # remedy says to save the values first and give them back, never just "delete and converge"
+    text = objects.remedy("Secret", field, "mysql-secrets", "shop")
+    assert "kubectl get secret mysql-secrets -n shop -o yaml" in text
+    assert text.index("save its values") < text.index("delete it")
+    assert "{value: ...}" in text
+
+
 # --------------------------------------------------------------------------------------------
 # object rules
 
