@@ -23,6 +23,7 @@ from ansible_collections.genai.stack.plugins.module_utils.render import (
     render_tier as _render_tier,
 )
 from ansible_collections.genai.stack.plugins.module_utils.system import (
+    MONITORING_SECRETS,
     TIERS,
     System,
 )
@@ -106,11 +107,15 @@ def foreign_objects(existing, components, settings):
     a registered k8s_info result, or ``{kind: [objects]}`` (what the k8s lookup returns per
     kind: list items carry no kind). Returns ``[{kind, name, system, component}]`` for every
     object whose ``app.kubernetes.io/part-of`` names another system and whose
-    ``app.kubernetes.io/name`` is a component of this one: what renaming ``genai_system``
-    in a namespace in use leaves behind (data on PVCs, passwords in Secrets).
+    ``app.kubernetes.io/name`` is a component of this one (or, with monitoring enabled, an
+    app of the monitoring tier that has a generated Secret: grafana): what renaming
+    ``genai_system`` in a namespace in use leaves behind (data on PVCs, passwords in Secrets).
     """
     system = _system(_plain(components), _plain(settings))
     mine = set(system.components)
+    if system.settings.get("monitoring_enabled"):
+        # the monitoring tier's generated Secrets (grafana-secrets: app.kubernetes.io/name grafana)
+        mine.update(app for _secret, app, _keys in MONITORING_SECRETS.values())
     existing = _plain(existing)
     if isinstance(existing, dict) and "resources" not in existing:
         # kind -> objects, as list responses leave the kind out of their items

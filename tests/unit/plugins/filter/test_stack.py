@@ -153,6 +153,15 @@ def test_foreign_objects_names_another_system_under_our_component_names(genai):
         {"kind": "Secret", "name": "mysql-secrets", "system": "shop", "component": "mysql"}]
 
 
+def test_foreign_objects_covers_the_grafana_secret_when_monitoring_is_on(genai):
+    # a rename would otherwise generate a new Grafana admin password next to the old system's
+    components, settings = genai
+    grafana = _labelled("Secret", "grafana-secrets", "shop", "grafana")
+    assert stack.foreign_objects([grafana], components, dict(settings, monitoring_enabled=False)) == []
+    assert stack.foreign_objects([grafana], components, dict(settings, monitoring_enabled=True)) == [
+        {"kind": "Secret", "name": "grafana-secrets", "system": "shop", "component": "grafana"}]
+
+
 def test_resolve_secrets_never_reads_another_systems_secret(genai):
     components, settings = genai
     theirs = _labelled("Secret", "mysql-secrets", "shop", "mysql")
