@@ -38,6 +38,10 @@ KUBECTL = os.environ.get("KUBECTL") or _tool(os.path.join(REPO, ".cluster", "bin
 # the test CA (.cluster/ca, made by tests/cluster/cluster up); GENAI_TEST_CA names another file
 CA_FILE = os.environ.get("GENAI_TEST_CA") or os.path.join(REPO, ".cluster", "ca", "genai-test-ca.crt")
 
+# prefix of every namespace (and test Ingress host) the integration tests create:
+# GENAI_TEST_NAMESPACE_PREFIX, default t-; another prefix lets a second run share the cluster
+NAMESPACE_PREFIX = os.environ.get("GENAI_TEST_NAMESPACE_PREFIX", "t-")
+
 # one host's line of ansible-playbook's PLAY RECAP: host, ok, changed, unreachable, failed
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 

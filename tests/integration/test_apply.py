@@ -18,7 +18,7 @@ import time
 import uuid
 
 import pytest
-from clusterlib import ANSIBLE, KUBECTL, REPO, kubectl, needs_cluster, wait_until
+from clusterlib import ANSIBLE, KUBECTL, NAMESPACE_PREFIX, REPO, kubectl, needs_cluster, wait_until
 
 # ansible_collections.genai.stack from the clone (clusterlib put collections/ on sys.path)
 from ansible_collections.genai.stack.plugins.module_utils import k8s_client  # noqa: E402
@@ -30,8 +30,8 @@ pytestmark = needs_cluster
 APP_IMAGE = "localhost/genai-stack-test/app:1.0.0"
 MISSING_IMAGE = "localhost/genai-stack-test/app:0.0.0-does-not-exist"
 SYSTEM = "tapply"
-# namespaces t-apply-<case>-<random>; GENAI_TEST_PREFIX replaces t-apply on a shared cluster
-PREFIX = os.environ.get("GENAI_TEST_PREFIX") or "t-apply"
+# namespaces t-apply-<case>-<random> (t-: clusterlib.NAMESPACE_PREFIX)
+PREFIX = NAMESPACE_PREFIX + "apply"
 
 
 def get(kind, name, namespace):

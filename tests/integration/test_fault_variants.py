@@ -12,11 +12,10 @@ kinds of fault with other inputs, so that a fix covers the kind and not only the
   site.yml removes Prometheus and Grafana, keeps their Secret, and the re-run is unchanged.
 
 Each test works in its own namespace t-variant-<case>-<random> and deletes it
-(GENAI_TEST_PREFIX replaces t-variant, for a cluster shared with another test run). Needs
+(GENAI_TEST_NAMESPACE_PREFIX replaces t-, for a cluster shared with another test run). Needs
 the test image localhost/genai-stack-test/app:1.0.0 in the cluster's containerd.
 """
 import json
-import os
 import subprocess
 import threading
 import time
@@ -24,14 +23,14 @@ import uuid
 
 import pytest
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, kubectl, needs_cluster, wait_until
+from clusterlib import ANSIBLE_PLAYBOOK, NAMESPACE_PREFIX, RECAP, REPO, kubectl, needs_cluster, wait_until
 from test_apply import actions, apply, get, hpa, pods, ready_replicas, service, statefulset
 
 # ansible_collections.genai.stack from the clone (clusterlib put collections/ on sys.path)
 from ansible_collections.genai.stack.plugins.module_utils.errors import GenaiStackError  # noqa: E402
 
 pytestmark = needs_cluster
-PREFIX = os.environ.get("GENAI_TEST_PREFIX") or "t-variant"
+PREFIX = NAMESPACE_PREFIX + "variant"
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-from clusterlib import ANSIBLE, REPO, ansible_module, kubectl, needs_cluster
+from clusterlib import ANSIBLE, NAMESPACE_PREFIX, REPO, ansible_module, kubectl, needs_cluster
 from clusterlib import apply as apply_manifest  # this module's apply() takes several objects
 
 pytestmark = needs_cluster
@@ -77,7 +77,7 @@ def deployment(name, image=APP_IMAGE, **pod):
 
 @pytest.fixture
 def namespace(request):
-    name = "{0}-{1}-{2}".format(os.environ.get("GENAI_TEST_PREFIX") or "t-health", request.node.name.split("_")[1][:8].lower(),
+    name = "{0}-{1}-{2}".format(NAMESPACE_PREFIX + "health", request.node.name.split("_")[1][:8].lower(),
                                 uuid.uuid4().hex[:6])
     kubectl("create", "namespace", name)
     yield name

@@ -8,7 +8,7 @@ and the users docs/security.md names; every pod is Ready and none logged a write
 read-only path; what each image writes still works (the worker's heartbeat behind `celery inspect
 ping`, MariaDB's socket in /run/mysqld, a Redis snapshot in /data).
 
-GENAI_TEST_NAMESPACE_PREFIX (default t-) prefixes the namespace.
+clusterlib.NAMESPACE_PREFIX (GENAI_TEST_NAMESPACE_PREFIX, default t-) prefixes the namespace.
 """
 import json
 import os
@@ -16,11 +16,11 @@ import subprocess
 
 import pytest
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, REPO, kget, kubectl, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, NAMESPACE_PREFIX, REPO, kget, kubectl, needs_cluster
 
 pytestmark = needs_cluster
 
-NS = os.environ.get("GENAI_TEST_NAMESPACE_PREFIX", "t-") + "hardening"
+NS = NAMESPACE_PREFIX + "hardening"
 OUTPUT = os.path.join(REPO, "tests", "output", "hardening")
 APPS = ("gateway", "chat-service", "ai-service", "worker", "frontend")
 USERS = dict(dict.fromkeys(APPS, 10001), mysql=999, redis=999, qdrant=1000)

@@ -12,7 +12,7 @@ import subprocess
 import textwrap
 
 import pytest
-from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, namespace_exists, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, NAMESPACE_PREFIX, REPO, namespace_exists, needs_cluster
 
 pytestmark = needs_cluster
 
@@ -115,7 +115,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_malformed_inventory_stops_at_validate(case, tmp_path):
     group_vars, expected = CASES[case]
-    namespace = ((os.environ.get("GENAI_TEST_PREFIX") or "t-schema") + "-" + case)[:63]
+    namespace = (NAMESPACE_PREFIX + "schema-" + case)[:63]
     overlay = tmp_path / "overlay"
     (overlay / "group_vars" / "genai_stack").mkdir(parents=True)
     (overlay / "hosts.yml").write_text("genai_stack: {}\n")

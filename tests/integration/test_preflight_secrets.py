@@ -25,12 +25,12 @@ import subprocess
 import time
 
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, REPO, namespace_exists, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, NAMESPACE_PREFIX, REPO, namespace_exists, needs_cluster
 from clusterlib import kubectl as run_kubectl
 
 pytestmark = needs_cluster
 
-PREFIX = os.environ.get("GENAI_TEST_NAMESPACE_PREFIX", "t-")
+PREFIX = NAMESPACE_PREFIX
 OUTPUT = os.path.join(REPO, "tests", "output", "preflight-secrets")
 APP = {"repository": "localhost/genai-stack-test/app", "tag": "1.0.0"}
 SMALL = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}

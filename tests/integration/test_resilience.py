@@ -26,12 +26,12 @@ import subprocess
 import time
 
 import pytest
-from clusterlib import kget, kubectl, needs_cluster
+from clusterlib import NAMESPACE_PREFIX, kget, kubectl, needs_cluster
 from ingress_env import OUTPUT, addons_present, delete_namespace, log, playbook, small_system, write_inventory
 
 pytestmark = needs_cluster
 
-PREFIX = os.environ.get("GENAI_TEST_NAMESPACE_PREFIX", "t-")
+PREFIX = NAMESPACE_PREFIX
 NS = PREFIX + "ing-res"
 NS_PRE_STOP = PREFIX + "ing-prestop"
 PRE_STOP_SECONDS = 5
