@@ -20,7 +20,7 @@ import re
 import subprocess
 
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, REPO, namespace_exists, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, KUBECTL, NAMESPACE_PREFIX, REPO, namespace_exists, needs_cluster
 
 pytestmark = needs_cluster
 
@@ -32,7 +32,8 @@ def run_playbook(playbook, namespace, overrides, tmp_path):
 
     inventories/local's own genai_component_overrides (small resources, non-root users) are
     kept; ``overrides`` replaces the whole record of each component it names. Returns
-    (return code, output with JSON-escaped quotes unescaped).
+    (return code, output with JSON-escaped quotes unescaped and every run of whitespace made
+    one space: the YAML callback wraps a long message wherever its length puts a line end).
     """
     with open(LOCAL_VARS, encoding="utf-8") as handle:
         components = copy.deepcopy(yaml.safe_load(handle)["genai_component_overrides"])
@@ -45,7 +46,7 @@ def run_playbook(playbook, namespace, overrides, tmp_path):
     proc = subprocess.run(
         [ANSIBLE_PLAYBOOK, playbook, "-i", os.path.join("inventories", "local"), "-i", str(overlay)],
         cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
-    return proc.returncode, (proc.stdout + proc.stderr).replace('\\"', '"')
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).replace('\\"', '"').split())
 
 
 def delete_namespace(namespace):
@@ -54,7 +55,7 @@ def delete_namespace(namespace):
 
 
 def test_fresh_restricted_namespace_refuses_a_root_redis_with_nothing_applied(tmp_path):
-    namespace = "t-pss-refused"
+    namespace = NAMESPACE_PREFIX + "pss-refused"
     with open(LOCAL_VARS, encoding="utf-8") as handle:
         redis = copy.deepcopy(yaml.safe_load(handle)["genai_component_overrides"]["redis"])
     redis["security_context"] = dict(redis["security_context"], run_as_non_root=False)
@@ -75,7 +76,7 @@ def test_fresh_restricted_namespace_refuses_a_root_redis_with_nothing_applied(tm
 
 
 def test_fresh_restricted_namespace_accepts_the_system_with_its_security_context(tmp_path):
-    namespace = "t-pss-accepted"
+    namespace = NAMESPACE_PREFIX + "pss-accepted"
     try:
         code, output = run_playbook(os.path.join("playbooks", "validate.yml"), namespace, {}, tmp_path)
         assert code == 0, f"validate.yml failed:\n{output[-6000:]}"

@@ -63,14 +63,16 @@ def system_vars(namespace, components, **extra):
 
 
 def playbook(variables, *playbooks_and_args):
-    """ansible-playbook -v on inventories/local with ``variables`` as extra vars: (rc, output)."""
+    """ansible-playbook -v on inventories/local with ``variables`` as extra vars: (rc, output), every run
+    of whitespace in the output made one space (the YAML callback wraps long messages where their
+    length puts a line end)."""
     os.makedirs(OUTPUT, exist_ok=True)
     vars_file = os.path.join(OUTPUT, "{}-{}.yml".format(variables["genai_namespace"], int(time.time() * 1000)))
     with open(vars_file, "w", encoding="utf-8") as handle:
         yaml.safe_dump(variables, handle)
     cmd = [ANSIBLE_PLAYBOOK, *playbooks_and_args, "-v", "-i", "inventories/local", "-e", "@" + vars_file]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
 
 
 def assert_no_value(output, *values):
