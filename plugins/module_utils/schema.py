@@ -660,6 +660,21 @@ def _port_checks(path, comp):
     return problems
 
 
+def _handler_port_checks(path, spec, has_ports, names):
+    """The port of a probe's or lifecycle hook's handler (``spec``, a dict or anything else)
+    at ``path``: required when the component has no ports, and a name must be one of
+    ``names`` (the component's port names). Returns [(path.port, message)]."""
+    if not isinstance(spec, dict):
+        return []
+    port = spec.get("port")
+    if port is None and not has_ports:
+        return [(f"{path}.port", "required for a component without ports")]
+    if isinstance(port, str) and not port.isdigit() and port not in names:
+        return [(f"{path}.port", "{!r} names no port of the component (its ports: {})".format(
+            port, ", ".join(sorted(names)) or "none"))]
+    return []
+
+
 def _probe_checks(path, comp):
     problems = []
     probes = comp.get("probes")
@@ -677,15 +692,7 @@ def _probe_checks(path, comp):
         if not handlers and not comp.get("health_path") and not (kind == "readiness" and has_ports):
             problems.append((ppath, "no handler (http_get, exec, tcp_socket or grpc) and no health_path to derive one from"))
         for handler in ("http_get", "tcp_socket"):
-            spec = probe.get(handler)
-            if not isinstance(spec, dict):
-                continue
-            port = spec.get("port")
-            if port is None and not has_ports:
-                problems.append((f"{ppath}.{handler}.port", "required for a component without ports"))
-            elif isinstance(port, str) and not port.isdigit() and port not in names:
-                problems.append((f"{ppath}.{handler}.port", "{!r} names no port of the component (its ports: {})".format(
-                    port, ", ".join(sorted(names)) or "none")))
+            problems.extend(_handler_port_checks(f"{ppath}.{handler}", probe.get(handler), has_ports, names))
         if isinstance(probe.get("grpc"), dict) and probe["grpc"].get("port") is None and not has_ports:
             problems.append((f"{ppath}.grpc.port", "required for a component without ports"))
     return problems
@@ -710,14 +717,7 @@ def _lifecycle_checks(path, comp):
         if len(given) != 1:
             problems.append((hpath, "give exactly one handler (sleep, exec or http_get), got {}".format(
                 " and ".join(given) or "none")))
-        spec = handler.get("http_get")
-        if isinstance(spec, dict):
-            port = spec.get("port")
-            if port is None and not comp.get("ports"):
-                problems.append((f"{hpath}.http_get.port", "required for a component without ports"))
-            elif isinstance(port, str) and not port.isdigit() and port not in names:
-                problems.append((f"{hpath}.http_get.port", "{!r} names no port of the component (its ports: {})".format(
-                    port, ", ".join(sorted(names)) or "none")))
+        problems.extend(_handler_port_checks(f"{hpath}.http_get", handler.get("http_get"), bool(comp.get("ports")), names))
     sleep = lifecycle.get("pre_stop", {}).get("sleep") if isinstance(lifecycle.get("pre_stop"), dict) else None
     seconds = sleep.get("seconds") if isinstance(sleep, dict) else None
     grace = comp.get("termination_grace_period_seconds")
