@@ -50,6 +50,25 @@ needs_cluster = pytest.mark.skipif(
     not os.environ.get("KUBECONFIG"), reason="needs a cluster: set KUBECONFIG (tests/cluster/cluster up)")
 
 
+def system_vars(name, namespace, components, **extra):
+    """Extra vars of a small system ``name`` in ``namespace`` on inventories/local: ``components``
+    as genai_components, no inventory overrides, no Ingress, short waits; ``extra`` adds or
+    replaces variables."""
+    data = {
+        "genai_system": name,
+        "genai_namespace": namespace,
+        "genai_components": components,
+        "genai_component_overrides": {},
+        "genai_image_overrides": {},
+        "genai_ingress_overrides": {"enabled": False},
+        "ingress_tls_generate": False,
+        "genai_wait_timeout": 180,
+        "verify_wait_timeout": 60,
+    }
+    data.update(extra)
+    return data
+
+
 def kubectl(*args, check=True, input_text=None, timeout=120):
     """Run ``kubectl *args`` (stdin: input_text) and return the CompletedProcess (text output).
 

@@ -18,7 +18,7 @@ import subprocess
 import time
 
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, RECAP, REPO, needs_cluster, system_vars
 from clusterlib import kubectl as run_kubectl
 
 pytestmark = needs_cluster
@@ -33,23 +33,6 @@ NON_ROOT = {"run_as_non_root": True, "run_as_user": 1000, "run_as_group": 1000, 
 def kubectl(*args, check=True):
     """clusterlib.kubectl with the longer timeout of a deploy's waits (300 s)."""
     return run_kubectl(*args, check=check, timeout=300)
-
-
-def system_vars(name, namespace, components, **extra):
-    """The variables of a small system on the local cluster: no Ingress, no inventory overrides."""
-    data = {
-        "genai_system": name,
-        "genai_namespace": namespace,
-        "genai_components": components,
-        "genai_component_overrides": {},
-        "genai_image_overrides": {},
-        "genai_ingress_overrides": {"enabled": False},
-        "ingress_tls_generate": False,
-        "genai_wait_timeout": 180,
-        "verify_wait_timeout": 60,
-    }
-    data.update(extra)
-    return data
 
 
 def playbook(variables, path="site.yml", *args):

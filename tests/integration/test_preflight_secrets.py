@@ -25,7 +25,7 @@ import subprocess
 import time
 
 import yaml
-from clusterlib import ANSIBLE_PLAYBOOK, NAMESPACE_PREFIX, REPO, namespace_exists, needs_cluster
+from clusterlib import ANSIBLE_PLAYBOOK, NAMESPACE_PREFIX, REPO, namespace_exists, needs_cluster, system_vars
 from clusterlib import kubectl as run_kubectl
 
 pytestmark = needs_cluster
@@ -44,22 +44,6 @@ def kubectl(*args, check=True):
 
 def b64(text):
     return base64.b64encode(text.encode()).decode()
-
-
-def system_vars(namespace, components, **extra):
-    data = {
-        "genai_system": namespace,
-        "genai_namespace": namespace,
-        "genai_components": components,
-        "genai_component_overrides": {},
-        "genai_image_overrides": {},
-        "genai_ingress_overrides": {"enabled": False},
-        "ingress_tls_generate": False,
-        "genai_wait_timeout": 180,
-        "verify_wait_timeout": 60,
-    }
-    data.update(extra)
-    return data
 
 
 def playbook(variables, *playbooks_and_args):
@@ -100,7 +84,7 @@ def get(namespace, kind, name):
 def test_fresh_system_with_a_refused_secret_applies_nothing():
     namespace = PREFIX + "sec-fresh"
     component_value, tls_value = "fresh-api-key-7Hq2Zt9", "fresh-tls-key-Pw4Lx8"
-    variables = system_vars(namespace, {"api": api(secrets={"API_KEY": {"value": component_value}})},
+    variables = system_vars(namespace, namespace, {"api": api(secrets={"API_KEY": {"value": component_value}})},
                             foundation_extra_secrets=[{
                                 "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                                 "metadata": {"name": "api-tls", "labels": {"app.kubernetes.io/name": "api"}},
@@ -122,8 +106,8 @@ def test_fresh_system_with_a_refused_secret_applies_nothing():
 def test_live_system_secret_refusals_change_nothing():
     namespace = PREFIX + "sec-live"
     first, second = "live-api-key-Kd82Lm3q", "live-api-key-Zr51Np7w"
-    before = system_vars(namespace, {"api": api(env={"LEVEL": "info"}, secrets={"API_KEY": {"value": first}})})
-    after = system_vars(namespace, {"api": api(env={"LEVEL": "debug"}, secrets={"API_KEY": {"value": second}})})
+    before = system_vars(namespace, namespace, {"api": api(env={"LEVEL": "info"}, secrets={"API_KEY": {"value": first}})})
+    after = system_vars(namespace, namespace, {"api": api(env={"LEVEL": "debug"}, secrets={"API_KEY": {"value": second}})})
     purge(namespace)
     try:
         rc, out = playbook(before, os.path.join("playbooks", "foundation.yml"))
@@ -168,7 +152,7 @@ def test_live_system_secret_refusals_change_nothing():
 def test_live_system_quota_on_secrets_stops_the_run():
     namespace = PREFIX + "sec-quota"
     value, extra_value = "quota-api-key-Jm27Rc5v", "quota-extra-Ty63Wb9k"
-    variables = system_vars(namespace, {"api": api(secrets={"API_KEY": {"value": value}})})
+    variables = system_vars(namespace, namespace, {"api": api(secrets={"API_KEY": {"value": value}})})
     more = dict(variables, foundation_extra_secrets=[{
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "api-extra", "labels": {"app.kubernetes.io/name": "api"}},
@@ -193,7 +177,7 @@ def test_live_system_quota_on_secrets_stops_the_run():
 def test_grafana_password_is_kept_through_the_upgrade(tmp_path):
     namespace = PREFIX + "sec-grafana"
     password = "grafana-kept-Vb83Qs6Rt1"
-    variables = system_vars(namespace, {"api": api()}, genai_monitoring_enabled=True, monitoring_wait=False)
+    variables = system_vars(namespace, namespace, {"api": api()}, genai_monitoring_enabled=True, monitoring_wait=False)
     old = {  # as roles/monitoring/tasks/secrets.yml created it
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "grafana-secrets", "namespace": namespace, "labels": {
