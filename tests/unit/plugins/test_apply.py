@@ -296,14 +296,7 @@ def test_volume_growth_refused_when_the_storage_class_cannot_expand():
 
 def test_volume_growth_and_recreation_keep_pods_and_grow_claims():
     server = FakeServer()
-    run(server, definitions=[statefulset("1Gi")])
-    claim = "/api/v1/namespaces/shop/persistentvolumeclaims/data-redis-0"
-    server.add(claim, {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                       "metadata": {"name": "data-redis-0", "namespace": NS},
-                       "spec": {"storageClassName": "grows", "resources": {"requests": {"storage": "1Gi"}}}})
-    server.add("/apis/storage.k8s.io/v1/storageclasses/grows", {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "grows"},
-        "allowVolumeExpansion": True})
+    claim = _growable(server)
     server.requests = []
     result = run(server, definitions=[statefulset("2Gi")], expand_volumes=True, recreate_statefulsets=True)
     assert actions(result) == {("StatefulSet", "redis"): "recreated", ("PersistentVolumeClaim", "data-redis-0"): "expanded"}
@@ -528,6 +521,8 @@ def test_prune_on_a_cluster_without_cert_manager_skips_its_kinds():
 
 
 def _growable(server):
+    """A StatefulSet redis applied with a 1Gi claim data-redis-0 of the expandable StorageClass
+    grows: returns the claim's API path."""
     run(server, definitions=[statefulset("1Gi")])
     claim = "/api/v1/namespaces/shop/persistentvolumeclaims/data-redis-0"
     server.add(claim, {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
